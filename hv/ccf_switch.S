@@ -1,0 +1,77 @@
+/* World switch between the monitor (C) and translated code (CCFs).
+ *
+ * uint32_t ccf_enter(struct cpu *cpu, const void *host_pc)
+ *   Saves the monitor's callee-saved registers, loads the guest state from *cpu into the
+ *   host registers of the register mapping (docs/ARCHITECTURE.md) and jumps to host_pc.
+ * ccf_exit
+ *   Jumped to (not called) by exit stubs once they have stored eip and the exit reason in
+ *   *cpu; stores the guest registers back and returns the exit reason from ccf_enter.
+ *
+ * Register mapping while a CCF runs:
+ *   eax ecx edx ebx ebp esi edi = guest EAX ECX EDX EBX EBP ESI EDI (upper halves zero)
+ *   r12d = guest ESP   r15 = struct cpu *   r14 = soft-TLB addend table
+ *   r13 = 44 (shift count: 32-bit shrx uses 44&31=12 for the page number, 64-bit shrx
+ *         uses 44 for the budget range check)   r11 = instruction budget
+ *   r8 r9 r10 = scratch   rsp = monitor stack   RFLAGS arith+DF = guest's
+ */
+#define __ASSEMBLER__ 1
+#include "hv/cpu.h"
+
+    .text
+    .globl ccf_enter
+    .type ccf_enter, @function
+ccf_enter:
+    push %rbx
+    push %rbp
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    sub $8, %rsp
+    mov %rdi, %r15
+    mov %rsp, CPU_OFF_HOST_RSP(%r15)
+    mov %rsi, %r8
+    mov CPU_OFF_TLB(%r15), %r14
+    mov CPU_OFF_BUDGET(%r15), %r11
+    mov $44, %r13d
+    pushq CPU_OFF_HOSTFLAGS(%r15)
+    popfq
+    mov CPU_OFF_GPR+0(%r15), %eax
+    mov CPU_OFF_GPR+4(%r15), %ecx
+    mov CPU_OFF_GPR+8(%r15), %edx
+    mov CPU_OFF_GPR+12(%r15), %ebx
+    mov CPU_OFF_GPR+16(%r15), %r12d
+    mov CPU_OFF_GPR+20(%r15), %ebp
+    mov CPU_OFF_GPR+24(%r15), %esi
+    mov CPU_OFF_GPR+28(%r15), %edi
+    jmp *%r8
+    .size ccf_enter, .-ccf_enter
+
+    .globl ccf_exit
+    .type ccf_exit, @function
+ccf_exit:
+    mov %eax, CPU_OFF_GPR+0(%r15)
+    mov %ecx, CPU_OFF_GPR+4(%r15)
+    mov %edx, CPU_OFF_GPR+8(%r15)
+    mov %ebx, CPU_OFF_GPR+12(%r15)
+    mov %r12d, CPU_OFF_GPR+16(%r15)
+    mov %ebp, CPU_OFF_GPR+20(%r15)
+    mov %esi, CPU_OFF_GPR+24(%r15)
+    mov %edi, CPU_OFF_GPR+28(%r15)
+    mov %r11, CPU_OFF_BUDGET(%r15)
+    pushfq
+    popq CPU_OFF_HOSTFLAGS(%r15)
+    cld
+    mov CPU_OFF_EXIT_REASON(%r15), %eax
+    mov CPU_OFF_HOST_RSP(%r15), %rsp
+    add $8, %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbp
+    pop %rbx
+    ret
+    .size ccf_exit, .-ccf_exit
+
+    .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,103 @@
+/* The guest vCPU state (the "cross page" shared by the monitor and translated code).
+ *
+ * Translated code (CCFs) keeps the guest's general registers in host registers while it
+ * runs (see docs/ARCHITECTURE.md, "Register mapping"); this struct holds them whenever
+ * control is in the monitor. The first part of the layout is fixed because the world-switch
+ * assembly (hv/ccf_switch.S) and the emitter address it by offset: CPU_OFF_* below are
+ * checked against offsetof() at compile time.
+ */
+#ifndef RRVM_HV_CPU_H
+#define RRVM_HV_CPU_H
+
+/* Offsets used from assembly and from emitted code. */
+#define CPU_OFF_GPR 0          /* uint32_t gpr[8] */
+#define CPU_OFF_EIP 32         /* uint32_t eip */
+#define CPU_OFF_EFLAGS 36      /* uint32_t eflags (architectural) */
+#define CPU_OFF_HOSTFLAGS 40   /* uint64_t host RFLAGS image (arith flags + DF) */
+#define CPU_OFF_BUDGET 48      /* int64_t budget (host r11 while in a CCF) */
+#define CPU_OFF_HOST_RSP 56    /* uint64_t monitor stack pointer at entry */
+#define CPU_OFF_EXIT_REASON 64 /* uint32_t exit reason (enum ccf_exit) */
+#define CPU_OFF_EXIT_AUX 68    /* uint32_t exit detail */
+#define CPU_OFF_EXIT_SITE 72   /* uint64_t host address of the jump to patch (chaining) */
+#define CPU_OFF_TLB 80         /* uint64_t host address of the soft-TLB addend table */
+#define CPU_OFF_JCACHE 88      /* uint64_t host address of the indirect-branch cache */
+
+#ifndef __ASSEMBLER__
+#include <stddef.h>
+#include <stdint.h>
+
+enum gpr { R_EAX, R_ECX, R_EDX, R_EBX, R_ESP, R_EBP, R_ESI, R_EDI };
+enum sreg { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS };
+
+/* EFLAGS bits (SDM Vol. 1 §3.4.3). */
+#define FL_CF 0x0001u
+#define FL_PF 0x0004u
+#define FL_AF 0x0010u
+#define FL_ZF 0x0040u
+#define FL_SF 0x0080u
+#define FL_TF 0x0100u
+#define FL_IF 0x0200u
+#define FL_DF 0x0400u
+#define FL_OF 0x0800u
+#define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
+/* Bits that live in host RFLAGS while a CCF runs; all others stay in cpu.eflags. */
+#define FL_HOSTMASK (FL_ARITH | FL_DF)
+
+/* Exit reasons a CCF reports to the monitor loop. */
+enum ccf_exit {
+    EXIT_NONE = 0,
+    EXIT_CHAIN,    /* direct branch to an untranslated/unchained target: eip = target */
+    EXIT_INDIRECT, /* indirect branch missed the inline cache: eip = target */
+    EXIT_BUDGET,   /* instruction budget exhausted: eip = next instruction */
+    EXIT_EMULATE,  /* instruction at eip must be emulated by the monitor */
+    EXIT_SMC,      /* a store hit translated code: eip = next instruction */
+    EXIT_COUNT
+};
+
+struct segcache {
+    uint16_t sel;
+    uint32_t base;
+    uint32_t limit;
+    uint16_t attr; /* descriptor type/DPL/P/DB/G bits, as in the descriptor's bytes 5-6 */
+};
+
+struct cpu {
+    uint32_t gpr[8];
+    uint32_t eip;
+    uint32_t eflags;
+    uint64_t hostflags;
+    int64_t budget;
+    uint64_t host_rsp;
+    uint32_t exit_reason;
+    uint32_t exit_aux;
+    uint64_t exit_site;
+    uint64_t tlb;
+    uint64_t jcache;
+    /* ---- end of the fixed-layout part ---- */
+    struct segcache seg[6];
+    uint32_t cr[5];
+    uint64_t icount; /* retired guest instructions (REP: one per iteration) */
+};
+
+_Static_assert(offsetof(struct cpu, gpr) == CPU_OFF_GPR, "layout");
+_Static_assert(offsetof(struct cpu, eip) == CPU_OFF_EIP, "layout");
+_Static_assert(offsetof(struct cpu, eflags) == CPU_OFF_EFLAGS, "layout");
+_Static_assert(offsetof(struct cpu, hostflags) == CPU_OFF_HOSTFLAGS, "layout");
+_Static_assert(offsetof(struct cpu, budget) == CPU_OFF_BUDGET, "layout");
+_Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "layout");
+_Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT_REASON, "layout");
+_Static_assert(offsetof(struct cpu, exit_aux) == CPU_OFF_EXIT_AUX, "layout");
+_Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "layout");
+_Static_assert(offsetof(struct cpu, tlb) == CPU_OFF_TLB, "layout");
+_Static_assert(offsetof(struct cpu, jcache) == CPU_OFF_JCACHE, "layout");
+
+/* Architectural EFLAGS from the monitor-side copy (bit 1 always reads as 1). */
+static inline uint32_t cpu_get_eflags(const struct cpu *c) {
+    return c->eflags | 0x2u;
+}
+static inline void cpu_set_eflags(struct cpu *c, uint32_t v) {
+    c->eflags = (v & 0x003f7fd5u) | 0x2u;
+}
+
+#endif /* __ASSEMBLER__ */
+#endif

@@ -1,0 +1,105 @@
+/* The rrvm PC: guest RAM, the vCPU, devices and the monitor's translation state. */
+#ifndef RRVM_HV_MACHINE_H
+#define RRVM_HV_MACHINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hv/cpu.h"
+#include "hostdriver/uart16550.h"
+
+/* Exception vectors (SDM Vol. 3A §6.3.1). */
+enum {
+    VEC_DE = 0,
+    VEC_DB = 1,
+    VEC_BP = 3,
+    VEC_OF = 4,
+    VEC_BR = 5,
+    VEC_UD = 6,
+    VEC_NM = 7,
+    VEC_DF = 8,
+    VEC_TS = 10,
+    VEC_NP = 11,
+    VEC_SS = 12,
+    VEC_GP = 13,
+    VEC_PF = 14,
+    VEC_MF = 16,
+    VEC_AC = 17,
+};
+
+/* Why machine_run() returned. */
+enum run_result {
+    RUN_EXIT_DEVICE,    /* guest wrote to isa-debug-exit: status in machine.exit_status */
+    RUN_ICOUNT_LIMIT,   /* --icount-limit reached */
+    RUN_GUEST_FAULT,    /* unhandled guest exception: machine.fault_* describe it */
+    RUN_HALTED,         /* HLT with interrupts disabled: nothing can wake the guest */
+    RUN_MONITOR_ERROR,  /* monitor could not continue (message in machine.error) */
+};
+
+struct run_stats {
+    uint64_t blocks_translated;
+    uint64_t tc_bytes_used;
+    uint64_t tc_flushes;
+    uint64_t chained_exits; /* direct branches patched to jump CCF->CCF */
+    uint64_t exits[EXIT_COUNT];
+    uint64_t callouts_io;
+    uint64_t callouts_priv;
+    uint64_t callouts_helper;
+    uint64_t tlb_misses;
+    uint64_t invalidations; /* CCFs thrown away because their code page was written */
+    uint64_t insns_translated_code; /* executed guest instructions run as host code */
+    uint64_t insns_helpers;         /* executed guest instructions run by C helpers */
+};
+
+struct tc;
+
+struct machine {
+    uint8_t *ram;       /* guest-physical 0 .. ram_size-1, inside a 4 GiB + guard reservation */
+    uint32_t ram_size;
+    struct cpu cpu;
+
+    struct uart16550 com1;
+    FILE *serial_out;
+
+    struct tc *tc;
+    int64_t *tlb;       /* soft TLB: addend per guest page (read half, then write half) */
+    uint8_t *guard;     /* 4 GiB + 64 KiB PROT_NONE: where soft-TLB misses land */
+    uint8_t *code_pages; /* per guest-physical page: number of CCFs translated from it (sat.) */
+
+    uint64_t icount_limit; /* 0 = none */
+    int max_block_insns;   /* translator block-size cap (1 = single-step blocks) */
+
+    bool exited;
+    int exit_status;
+
+    /* Unhandled guest exception (until IDT delivery exists). */
+    int fault_vector;
+    uint32_t fault_eip;
+    uint64_t fault_icount;
+    uint32_t fault_error_code;
+
+    char error[256];
+    struct run_stats stats;
+};
+
+/* Creates a machine with ram_mb MiB of zeroed guest RAM. Returns NULL with a message in err. */
+struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen);
+void machine_destroy(struct machine *m);
+
+/* Runs the guest until it exits, faults, halts for good or reaches icount_limit. */
+enum run_result machine_run(struct machine *m);
+
+/* Guest linear-memory access for helpers and the monitor (paging off: linear = physical).
+ * Returns 0, or an exception vector + 1 if the access must fault. Reads outside RAM
+ * return all ones; writes outside RAM are dropped, as on an unassigned bus. */
+int guest_read(struct machine *m, uint32_t lin, void *buf, unsigned len);
+int guest_write(struct machine *m, uint32_t lin, const void *buf, unsigned len);
+
+/* Port I/O dispatch (hostdriver/ioport.c). */
+uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size);
+void ioport_write(struct machine *m, uint16_t port, unsigned size, uint32_t value);
+
+void machine_print_stats(const struct machine *m, FILE *out);
+
+#endif

@@ -1,0 +1,24 @@
+/* C reference semantics for guest instructions the translator does not emit inline
+ * (the rare and the complex). Each helper works on m->cpu and guest memory through
+ * guest_read/guest_write, and either completes the instruction or changes nothing. */
+#ifndef RRVM_TRANSLATE_HELPERS_H
+#define RRVM_TRANSLATE_HELPERS_H
+
+#include <stdbool.h>
+
+#include "hv/machine.h"
+#include "translate/decode.h"
+
+#define HELPER_OK 0
+#define HELPER_UNSUPPORTED (-1)
+/* Any positive return is a guest exception: vector + 1. */
+
+/* True if a C helper implements this mnemonic. */
+bool helper_supports(ZydisMnemonic mnemonic);
+
+/* Executes in (decoded at m->cpu.eip). On HELPER_OK the instruction has retired: registers,
+ * flags, memory and eip (next instruction or branch target) are updated. On an exception
+ * nothing architectural has changed. The caller counts the instruction in icount. */
+int helper_exec(struct machine *m, const struct insn *in);
+
+#endif

@@ -1,0 +1,175 @@
+/* Translation cache: allocation, lookup, chaining with back-links, invalidation by page. */
+#include "translate/tc.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hv/machine.h"
+#include "hv/softtlb.h"
+
+#define TC_MAX_META (1u << 22)
+#define TC_MAX_LINKS (1u << 20)
+
+struct tc *tc_create(uint32_t guest_pages) {
+    struct tc *tc = calloc(1, sizeof *tc);
+    if (!tc) return NULL;
+    tc->code = mmap(NULL, TC_CODE_BYTES + 65536, PROT_READ | PROT_WRITE | PROT_EXEC,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (tc->code == MAP_FAILED) {
+        free(tc);
+        return NULL;
+    }
+    tc->code_end = tc->code + TC_CODE_BYTES;
+    tc->code_used = tc->code;
+    tc->scratch = tc->code_end;
+    tc->ccfs = calloc(TC_MAX_CCFS, sizeof *tc->ccfs);
+    tc->meta = calloc(TC_MAX_META, sizeof *tc->meta);
+    tc->maxmeta = TC_MAX_META;
+    tc->links = calloc(TC_MAX_LINKS, sizeof *tc->links);
+    tc->maxlinks = TC_MAX_LINKS;
+    tc->npages = guest_pages;
+    tc->page_head = malloc(sizeof(int32_t) * guest_pages);
+    tc->jcache = malloc(sizeof(struct jcache_entry) * JCACHE_ENTRIES);
+    if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache) {
+        tc_destroy(tc);
+        return NULL;
+    }
+    memset(tc->page_head, 0xff, sizeof(int32_t) * guest_pages);
+    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++) tc->jcache[i].neg_eip = 1;
+    return tc;
+}
+
+void tc_destroy(struct tc *tc) {
+    if (!tc) return;
+    if (tc->code && tc->code != MAP_FAILED) munmap(tc->code, TC_CODE_BYTES + 65536);
+    free(tc->ccfs);
+    free(tc->meta);
+    free(tc->links);
+    free(tc->page_head);
+    free(tc->jcache);
+    free(tc);
+}
+
+static uint32_t hash_eip(uint32_t eip) {
+    return (eip ^ (eip >> 16)) & (TC_HASH_BUCKETS - 1);
+}
+
+struct ccf *tc_lookup(struct tc *tc, uint32_t eip) {
+    for (struct ccf *c = tc->hash[hash_eip(eip)]; c; c = c->hnext)
+        if (c->eip == eip && !c->dead) return c;
+    return NULL;
+}
+
+struct ccf *tc_find_host(struct tc *tc, const uint8_t *pc, struct ccf *oneshot) {
+    if (oneshot && pc >= oneshot->host && pc < oneshot->host + oneshot->host_len) return oneshot;
+    /* CCFs are allocated in increasing host address order: binary search. */
+    uint32_t lo = 0, hi = tc->nccfs;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        struct ccf *c = &tc->ccfs[mid];
+        if (pc < c->host) hi = mid;
+        else if (pc >= c->host + c->host_len) lo = mid + 1;
+        else return c;
+    }
+    return NULL;
+}
+
+const struct ccf_meta *ccf_meta_at(const struct ccf *c, const uint8_t *pc) {
+    uint32_t off = (uint32_t)(pc - c->host);
+    const struct ccf_meta *best = NULL;
+    for (uint32_t i = 0; i < c->nmeta; i++) {
+        if (c->meta[i].host_off <= off) best = &c->meta[i];
+        else break;
+    }
+    return best;
+}
+
+static void put_rel32(uint8_t *rel32, const uint8_t *dest) {
+    int32_t rel = (int32_t)(dest - (rel32 + 4));
+    memcpy(rel32, &rel, 4);
+}
+
+void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target) {
+    if (tc->nlinks >= tc->maxlinks) return; /* stay unchained; the next flush frees links */
+    struct ccf_link *l = &tc->links[tc->nlinks++];
+    int32_t rel;
+    memcpy(&rel, rel32, 4);
+    l->rel32 = rel32;
+    l->stub = rel32 + 4 + rel;
+    l->next = target->incoming;
+    target->incoming = l;
+    put_rel32(rel32, target->host);
+}
+
+void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host) {
+    struct jcache_entry *e = &tc->jcache[eip & (JCACHE_ENTRIES - 1)];
+    e->neg_eip = -(uint64_t)eip;
+    e->host = (uint64_t)(uintptr_t)host;
+}
+
+void tc_register(struct machine *m, struct ccf *c) {
+    struct tc *tc = m->tc;
+    uint32_t b = hash_eip(c->eip);
+    c->hnext = tc->hash[b];
+    tc->hash[b] = c;
+    int32_t idx = (int32_t)(c - tc->ccfs);
+    for (int i = 0; i < 2; i++) {
+        c->pnext[i] = -1;
+        if (i == 1 && c->page[1] == c->page[0]) break;
+        uint32_t pn = c->page[i];
+        if (pn >= tc->npages) continue;
+        c->pnext[i] = tc->page_head[pn];
+        tc->page_head[pn] = idx;
+        if (m->code_pages[pn] == 0) softtlb_protect_code(m, pn);
+        if (m->code_pages[pn] < 255) m->code_pages[pn]++;
+    }
+}
+
+static void ccf_kill(struct tc *tc, struct ccf *c) {
+    if (c->dead) return;
+    c->dead = true;
+    /* Unchain every jump into c: it goes back to its exit stub. */
+    for (struct ccf_link *l = c->incoming; l; l = l->next) put_rel32(l->rel32, l->stub);
+    c->incoming = NULL;
+    struct ccf **pp = &tc->hash[hash_eip(c->eip)];
+    while (*pp && *pp != c) pp = &(*pp)->hnext;
+    if (*pp) *pp = c->hnext;
+    struct jcache_entry *e = &tc->jcache[c->eip & (JCACHE_ENTRIES - 1)];
+    if (e->host == (uint64_t)(uintptr_t)c->host) e->neg_eip = 1;
+}
+
+uint32_t tc_invalidate_page(struct machine *m, uint32_t pn) {
+    struct tc *tc = m->tc;
+    if (pn >= tc->npages) return 0;
+    uint32_t n = 0;
+    int32_t idx = tc->page_head[pn];
+    while (idx >= 0) {
+        struct ccf *c = &tc->ccfs[idx];
+        int which = (c->page[0] == pn) ? 0 : 1;
+        int32_t next = c->pnext[which];
+        if (!c->dead) {
+            ccf_kill(tc, c);
+            n++;
+        }
+        idx = next;
+    }
+    tc->page_head[pn] = -1;
+    m->code_pages[pn] = 0;
+    m->stats.invalidations += n;
+    return n;
+}
+
+void tc_flush(struct machine *m) {
+    struct tc *tc = m->tc;
+    tc->code_used = tc->code;
+    tc->nccfs = 0;
+    tc->nmeta = 0;
+    tc->nlinks = 0;
+    memset(tc->hash, 0, sizeof tc->hash);
+    memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
+    memset(m->code_pages, 0, tc->npages);
+    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++) tc->jcache[i].neg_eip = 1;
+    softtlb_flush(m);
+    m->stats.tc_flushes++;
+}

@@ -1,0 +1,86 @@
+/* The translation cache (TC): compiled code fragments (CCFs), their lookup by guest eip,
+ * chaining of direct branches with back-links, and invalidation by guest page. */
+#ifndef RRVM_TRANSLATE_TC_H
+#define RRVM_TRANSLATE_TC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct machine;
+
+/* Maps a range of host code in a CCF back to one guest instruction. */
+struct ccf_meta {
+    uint32_t host_off;  /* offset of the instruction's first host byte from ccf.host */
+    uint32_t eip;       /* guest eip of the instruction */
+    uint16_t index;     /* instructions of the CCF retired before this one */
+    int8_t fixup_reg;   /* guest register temporarily borrowed (value in r10), or -1 */
+};
+
+/* A patched jump into a CCF, so that invalidating the target can unchain it. */
+struct ccf_link {
+    uint8_t *rel32;     /* the rel32 field of the jump in the source CCF */
+    uint8_t *stub;      /* where it jumped before being chained (its exit stub) */
+    struct ccf_link *next;
+};
+
+struct ccf {
+    uint32_t eip, end_eip;  /* guest bytes [eip, end_eip) */
+    uint32_t page[2];       /* guest pages covered (page[1] == page[0] if one) */
+    uint8_t *host;          /* entry point */
+    uint32_t host_len;
+    uint16_t ninsns;        /* instructions charged to the budget on entry */
+    bool dead;
+    bool oneshot;           /* not registered: run once and discard */
+    struct ccf *hnext;      /* hash chain */
+    int32_t pnext[2];       /* per-page list (index into tc.ccfs, -1 = end) */
+    struct ccf_link *incoming;
+    struct ccf_meta *meta;
+    uint32_t nmeta;
+};
+
+#define TC_CODE_BYTES (64u << 20)
+#define TC_MAX_CCFS (1u << 18)
+#define TC_HASH_BUCKETS (1u << 16)
+#define JCACHE_ENTRIES (1u << 16)
+
+/* Inline indirect-branch cache entry: neg_eip = -(uint64_t)eip so that lea r, [neg+eip]
+ * gives zero exactly on a hit (no flags touched); 1 marks an empty slot. */
+struct jcache_entry {
+    uint64_t neg_eip;
+    uint64_t host;
+};
+
+struct tc {
+    uint8_t *code, *code_end, *code_used;   /* RWX arena */
+    uint8_t *scratch;                       /* 64 KiB for one-shot CCFs */
+    struct ccf *ccfs;
+    uint32_t nccfs;
+    struct ccf *hash[TC_HASH_BUCKETS];
+    int32_t *page_head;                     /* per guest page: first CCF index, -1 = none */
+    uint32_t npages;
+    struct ccf_meta *meta;
+    uint32_t nmeta, maxmeta;
+    struct ccf_link *links;
+    uint32_t nlinks, maxlinks;
+    struct jcache_entry *jcache;
+};
+
+struct tc *tc_create(uint32_t guest_pages);
+void tc_destroy(struct tc *tc);
+/* Returns the live CCF starting at eip, or NULL. */
+struct ccf *tc_lookup(struct tc *tc, uint32_t eip);
+/* Finds the CCF whose host code contains pc (including one-shot scratch CCFs). */
+struct ccf *tc_find_host(struct tc *tc, const uint8_t *pc, struct ccf *oneshot);
+/* Finds the meta entry for host pc inside c. */
+const struct ccf_meta *ccf_meta_at(const struct ccf *c, const uint8_t *pc);
+/* Patches the jump whose rel32 field is at rel32 to enter target; records the back-link. */
+void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target);
+/* Throws away every CCF translated from guest page pn. Returns how many. */
+uint32_t tc_invalidate_page(struct machine *m, uint32_t pn);
+/* Empties the whole TC (when full). */
+void tc_flush(struct machine *m);
+/* Records c in the lookup hash and the per-page lists. */
+void tc_register(struct machine *m, struct ccf *c);
+void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host);
+
+#endif

@@ -1,0 +1,830 @@
+/* Block translator: decodes a guest basic block with Zydis and emits one CCF.
+ *
+ * Invariants of the emitted code (docs/ARCHITECTURE.md has the long form):
+ *  - Register mapping: see hv/ccf_switch.S. Guest ESP lives in r12d.
+ *  - Nothing the translator inserts writes host RFLAGS: it uses only lea, mov, shrx,
+ *    xchg, jrcxz and jmp, so guest arithmetic flags stay live in RFLAGS everywhere and
+ *    no liveness analysis is needed to keep them.
+ *  - Precise state: every host instruction that can fault is the memory access of exactly
+ *    one guest instruction, and before it no guest register of that instruction has been
+ *    changed (except a borrowed register, saved in r10 and named in the meta table).
+ *  - icount: on entry a CCF charges its whole instruction count to the budget (r11); an
+ *    exit in the middle is corrected from the meta table (index of the instruction).
+ */
+#include "translate/translate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hv/machine.h"
+#include "hv/softtlb.h"
+#include "translate/decode.h"
+#include "translate/helpers.h"
+
+extern char ccf_exit[];
+
+#define MAX_BLOCK_INSNS 48
+#define MAX_STUBS (2 * MAX_BLOCK_INSNS + 4)
+
+struct emitter {
+    uint8_t *start, *p, *end;
+    bool overflow;       /* ran out of TC space */
+    bool encode_failed;  /* the encoder refused a request (a translator bug) */
+};
+
+/* A pending exit stub: the rel32 at site must be pointed at it once it is emitted. */
+struct stub {
+    uint8_t *site_rel32;
+    uint32_t eip;
+    uint32_t reason;
+};
+
+struct tstate {
+    struct machine *m;
+    struct emitter e;
+    struct stub stubs[MAX_STUBS];
+    int nstubs;
+    struct ccf_meta meta[MAX_BLOCK_INSNS + 1];
+    int nmeta;
+};
+
+/* ---- raw emission -------------------------------------------------------------------- */
+
+static void emit_bytes(struct emitter *e, const void *b, size_t n) {
+    if (e->p + n > e->end) {
+        e->overflow = true;
+        return;
+    }
+    memcpy(e->p, b, n);
+    e->p += n;
+}
+
+static void emit_req(struct emitter *e, ZydisEncoderRequest *r) {
+    ZyanUSize len = (ZyanUSize)(e->end - e->p);
+    if (e->p + 16 > e->end) {
+        e->overflow = true;
+        return;
+    }
+    if (ZYAN_FAILED(ZydisEncoderEncodeInstruction(r, e->p, &len))) {
+        e->encode_failed = true;
+        if (getenv("RRVM_DEBUG_ENCODE"))
+            fprintf(stderr, "encode failed: %s\n", ZydisMnemonicGetString(r->mnemonic));
+        return;
+    }
+    e->p += len;
+}
+
+static ZydisEncoderOperand op_reg(ZydisRegister r) {
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof o);
+    o.type = ZYDIS_OPERAND_TYPE_REGISTER;
+    o.reg.value = r;
+    return o;
+}
+
+static ZydisEncoderOperand op_imm(int64_t v) {
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof o);
+    o.type = ZYDIS_OPERAND_TYPE_IMMEDIATE;
+    o.imm.s = v;
+    return o;
+}
+
+static ZydisEncoderOperand op_mem(ZydisRegister base, ZydisRegister index, uint8_t scale,
+                                  int64_t disp, uint16_t size) {
+    ZydisEncoderOperand o;
+    memset(&o, 0, sizeof o);
+    o.type = ZYDIS_OPERAND_TYPE_MEMORY;
+    o.mem.base = base;
+    o.mem.index = index;
+    o.mem.scale = index == ZYDIS_REGISTER_NONE ? 0 : scale;
+    o.mem.displacement = disp;
+    o.mem.size = size;
+    return o;
+}
+
+static void emit2(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a,
+                  ZydisEncoderOperand b) {
+    /* Zydis wants an LEA's memory operand sized like its destination register. */
+    if (mn == ZYDIS_MNEMONIC_LEA && b.type == ZYDIS_OPERAND_TYPE_MEMORY)
+        b.mem.size = (uint16_t)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, a.reg.value) / 8);
+    ZydisEncoderRequest r;
+    memset(&r, 0, sizeof r);
+    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    r.mnemonic = mn;
+    r.operand_count = 2;
+    r.operands[0] = a;
+    r.operands[1] = b;
+    emit_req(e, &r);
+}
+
+static void emit3(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a,
+                  ZydisEncoderOperand b, ZydisEncoderOperand c) {
+    ZydisEncoderRequest r;
+    memset(&r, 0, sizeof r);
+    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    r.mnemonic = mn;
+    r.operand_count = 3;
+    r.operands[0] = a;
+    r.operands[1] = b;
+    r.operands[2] = c;
+    emit_req(e, &r);
+}
+
+/* jmp rel32 / jcc rel32 with the rel32 left for later; returns the rel32 field. */
+static uint8_t *emit_jmp32(struct emitter *e) {
+    uint8_t b[5] = {0xE9, 0, 0, 0, 0};
+    emit_bytes(e, b, 5);
+    return e->overflow ? NULL : e->p - 4;
+}
+
+static uint8_t *emit_jcc32(struct emitter *e, uint8_t cc) {
+    uint8_t b[6] = {0x0F, (uint8_t)(0x80 | cc), 0, 0, 0, 0};
+    emit_bytes(e, b, 6);
+    return e->overflow ? NULL : e->p - 4;
+}
+
+static void set_rel32(uint8_t *rel32, const uint8_t *dest) {
+    int32_t rel = (int32_t)(dest - (rel32 + 4));
+    memcpy(rel32, &rel, 4);
+}
+
+/* xchg r10, rcx (flag-free swap used around jrcxz) */
+static void emit_xchg_r10_rcx(struct emitter *e) {
+    static const uint8_t b[] = {0x4C, 0x87, 0xD1};
+    emit_bytes(e, b, sizeof b);
+}
+
+/* jrcxz rel8 (the only flag-free conditional branch) */
+static uint8_t *emit_jrcxz8(struct emitter *e) {
+    uint8_t b[2] = {0xE3, 0};
+    emit_bytes(e, b, 2);
+    return e->overflow ? NULL : e->p - 1;
+}
+
+static void set_rel8(uint8_t *rel8, const uint8_t *dest) {
+    *rel8 = (uint8_t)(int8_t)(dest - (rel8 + 1));
+}
+
+/* movabs r8, ccf_exit ; jmp r8 */
+static void emit_jump_exit(struct emitter *e) {
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_imm((int64_t)(uintptr_t)ccf_exit));
+    ZydisEncoderRequest r;
+    memset(&r, 0, sizeof r);
+    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    r.mnemonic = ZYDIS_MNEMONIC_JMP;
+    r.operand_count = 1;
+    r.operands[0] = op_reg(ZYDIS_REGISTER_R8);
+    emit_req(e, &r);
+}
+
+static void emit_store_ctx32(struct emitter *e, int off, uint32_t v) {
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, off, 4),
+          op_imm((int32_t)v));
+}
+
+/* ---- register mapping ------------------------------------------------------------------ */
+
+/* Guest register (as decoded in 32-bit mode) -> host register of the mapping. */
+static ZydisRegister map_reg(ZydisRegister r) {
+    switch (r) {
+    case ZYDIS_REGISTER_ESP: return ZYDIS_REGISTER_R12D;
+    case ZYDIS_REGISTER_SP: return ZYDIS_REGISTER_R12W;
+    default: return r;
+    }
+}
+
+static bool is_high_byte(ZydisRegister r) {
+    return r == ZYDIS_REGISTER_AH || r == ZYDIS_REGISTER_CH || r == ZYDIS_REGISTER_DH ||
+           r == ZYDIS_REGISTER_BH;
+}
+
+/* ---- soft TLB ---------------------------------------------------------------------------- */
+
+/* Emits r8d = guest effective address of mem, then r9 = its soft-TLB addend, so that the
+ * host address is [r8 + r9]. Only lea/mov/shrx: flags untouched. */
+static void emit_tlb(struct emitter *e, const ZydisDecodedOperand *mem, bool write) {
+    ZydisRegister base = map_reg(mem->mem.base), index = map_reg(mem->mem.index);
+    int64_t disp = mem->mem.disp.has_displacement ? mem->mem.disp.value : 0;
+    if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_imm((int32_t)(uint32_t)disp));
+    else
+        /* 32-bit address size: the sum wraps modulo 2^32 as the guest's does. */
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
+              op_mem(base, index, mem->mem.scale, (int32_t)disp, 0));
+    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8D),
+          op_reg(ZYDIS_REGISTER_R13D));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
+}
+
+/* Same for a stack slot at r12d + delta (delta applied with 32-bit wrap). */
+static void emit_tlb_stack(struct emitter *e, int32_t delta, bool write) {
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
+          op_mem(ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_NONE, 0, delta, 0));
+    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8D),
+          op_reg(ZYDIS_REGISTER_R13D));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
+}
+
+static ZydisEncoderOperand host_mem(uint16_t size) {
+    return op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, 1, 0, size);
+}
+
+/* ---- stubs and budget --------------------------------------------------------------------- */
+
+static void add_stub(struct tstate *t, uint8_t *site, uint32_t eip, uint32_t reason) {
+    if (!site || t->nstubs >= MAX_STUBS) {
+        t->e.overflow = true;
+        return;
+    }
+    t->stubs[t->nstubs++] = (struct stub){site, eip, reason};
+}
+
+static void emit_stubs(struct tstate *t) {
+    struct emitter *e = &t->e;
+    for (int i = 0; i < t->nstubs; i++) {
+        struct stub *s = &t->stubs[i];
+        uint8_t *here = e->p;
+        emit_store_ctx32(e, CPU_OFF_EIP, s->eip);
+        emit_store_ctx32(e, CPU_OFF_EXIT_REASON, s->reason);
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8),
+              op_imm((int64_t)(uintptr_t)s->site_rel32));
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0,
+                                            CPU_OFF_EXIT_SITE, 8),
+              op_reg(ZYDIS_REGISTER_R8));
+        emit_jump_exit(e);
+        if (!e->overflow) set_rel32(s->site_rel32, here);
+    }
+}
+
+/* Entry check: charge n instructions; if fewer remain, give them back and exit with
+ * EXIT_BUDGET at the block's first instruction. r13 = 44, so shrx by r13 is zero exactly
+ * when 0 <= budget < 2^44; the branch is jrcxz with r10 swapped into rcx. */
+static void emit_budget(struct tstate *t, uint32_t eip, uint32_t n) {
+    struct emitter *e = &t->e;
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
+          op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, -(int32_t)n, 0));
+    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R10), op_reg(ZYDIS_REGISTER_R11),
+          op_reg(ZYDIS_REGISTER_R13));
+    emit_xchg_r10_rcx(e);
+    uint8_t *ok = emit_jrcxz8(e);
+    emit_xchg_r10_rcx(e);
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
+          op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, (int32_t)n, 0));
+    emit_store_ctx32(e, CPU_OFF_EIP, eip);
+    emit_store_ctx32(e, CPU_OFF_EXIT_REASON, EXIT_BUDGET);
+    emit_jump_exit(e);
+    if (ok && !e->overflow) set_rel8(ok, e->p);
+    emit_xchg_r10_rcx(e);
+}
+
+/* Indirect branch to the guest address in r8d: inline jump-cache probe, else exit. */
+static void emit_indirect(struct tstate *t) {
+    struct emitter *e = &t->e;
+    /* r9 = (r8 & 0xffff) * 16 + jcache;  r10 = entry.neg_eip + r8 (zero on a hit) */
+    emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8W));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_R9, 1, 0, 0)); /* r9 *= 2 */
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, CPU_OFF_JCACHE, 8));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R9, 8, 0, 0)); /* entry address */
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R8, 1, 0, 0));
+    emit_xchg_r10_rcx(e);
+    uint8_t *hit = emit_jrcxz8(e);
+    emit_xchg_r10_rcx(e);
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EIP, 4),
+          op_reg(ZYDIS_REGISTER_R8D));
+    emit_store_ctx32(e, CPU_OFF_EXIT_REASON, EXIT_INDIRECT);
+    emit_jump_exit(e);
+    if (hit && !e->overflow) set_rel8(hit, e->p);
+    emit_xchg_r10_rcx(e);
+    ZydisEncoderRequest r;
+    memset(&r, 0, sizeof r);
+    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    r.mnemonic = ZYDIS_MNEMONIC_JMP;
+    r.operand_count = 1;
+    r.operands[0] = op_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 8, 8);
+    emit_req(e, &r);
+}
+
+/* ---- classification ------------------------------------------------------------------------ */
+
+static bool has_mem_operand(const struct insn *in, int *idx) {
+    for (int i = 0; i < in->zi.operand_count_visible; i++)
+        if (in->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (idx) *idx = i;
+            return true;
+        }
+    return false;
+}
+
+static enum tclass classify(const struct insn *in) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    int mi = -1;
+    bool mem = has_mem_operand(in, &mi);
+    if (mem && z->mnemonic != ZYDIS_MNEMONIC_LEA && z->mnemonic != ZYDIS_MNEMONIC_NOP &&
+        z->address_width == 16)
+        return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+    switch (z->mnemonic) {
+    case ZYDIS_MNEMONIC_NOP:
+    case ZYDIS_MNEMONIC_PAUSE: return TC_NOP;
+    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC:
+    case ZYDIS_MNEMONIC_SBB: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
+    case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST:
+    case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG:
+    case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL:
+    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
+    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_BSF:
+    case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_XCHG:
+    case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG: case ZYDIS_MNEMONIC_CMPXCHG8B:
+    case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_LEA:
+    case ZYDIS_MNEMONIC_CBW: case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CWD:
+    case ZYDIS_MNEMONIC_CDQ: case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF:
+    case ZYDIS_MNEMONIC_CLC: case ZYDIS_MNEMONIC_STC: case ZYDIS_MNEMONIC_CMC:
+    case ZYDIS_MNEMONIC_CLD: case ZYDIS_MNEMONIC_STD:
+    case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETL:
+    case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETNBE:
+    case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETNLE: case ZYDIS_MNEMONIC_SETNO:
+    case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETS:
+    case ZYDIS_MNEMONIC_SETZ:
+    case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVL:
+    case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVNBE:
+    case ZYDIS_MNEMONIC_CMOVNL: case ZYDIS_MNEMONIC_CMOVNLE: case ZYDIS_MNEMONIC_CMOVNO:
+    case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVNS: case ZYDIS_MNEMONIC_CMOVNZ:
+    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVS:
+    case ZYDIS_MNEMONIC_CMOVZ:
+        return TC_IDENT;
+    case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR:
+    case ZYDIS_MNEMONIC_BTC:
+        /* bt m, r addresses outside the operand (bit offset / 8): not one page. */
+        if (mem && in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
+            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        return TC_IDENT;
+    case ZYDIS_MNEMONIC_MOV:
+        for (int i = 0; i < z->operand_count_visible; i++)
+            if (in->op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                (ZydisRegisterGetClass(in->op[i].reg.value) == ZYDIS_REGCLASS_SEGMENT ||
+                 ZydisRegisterGetClass(in->op[i].reg.value) == ZYDIS_REGCLASS_CONTROL ||
+                 ZydisRegisterGetClass(in->op[i].reg.value) == ZYDIS_REGCLASS_DEBUG))
+                return TC_EMULATE;
+        return TC_IDENT;
+    case ZYDIS_MNEMONIC_PUSH:
+    case ZYDIS_MNEMONIC_POP:
+        if (in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+            ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
+            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        if (z->mnemonic == ZYDIS_MNEMONIC_POP && mem &&
+            (in->op[0].mem.base == ZYDIS_REGISTER_ESP || in->op[0].mem.index == ZYDIS_REGISTER_ESP))
+            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        return TC_STACK;
+    case ZYDIS_MNEMONIC_LEAVE:
+        return z->operand_width == 32 ? TC_STACK : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
+    case ZYDIS_MNEMONIC_JMP:
+    case ZYDIS_MNEMONIC_CALL:
+    case ZYDIS_MNEMONIC_RET:
+        if (z->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return TC_EMULATE;
+        if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        return TC_BRANCH;
+    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JZ:
+        if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        return TC_BRANCH;
+    case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
+    case ZYDIS_MNEMONIC_JECXZ:
+        if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        return TC_BRANCH;
+    default:
+        return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+    }
+}
+
+static bool is_block_end(enum tclass c) {
+    return c == TC_BRANCH || c == TC_HELPER || c == TC_EMULATE;
+}
+
+/* ---- per-class emitters ------------------------------------------------------------------ */
+
+/* Re-encodes in for the host with registers mapped and its memory operand (if any)
+ * replaced by the soft-TLB host address. Returns false if it cannot be encoded. */
+static bool emit_ident(struct tstate *t, const struct insn *in) {
+    struct emitter *e = &t->e;
+    const ZydisDecodedInstruction *z = &in->zi;
+    ZydisEncoderRequest r;
+    if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(z, in->op,
+                                                                  z->operand_count_visible, &r)))
+        return false;
+    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    r.prefixes &= ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                    ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                    ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+    bool high = false;
+    int mi = -1;
+    for (int i = 0; i < r.operand_count; i++) {
+        if (r.operands[i].type == ZYDIS_OPERAND_TYPE_REGISTER) {
+            if (is_high_byte(r.operands[i].reg.value)) high = true;
+            r.operands[i].reg.value = map_reg(r.operands[i].reg.value);
+        } else if (r.operands[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            mi = i;
+        }
+    }
+    if (z->mnemonic == ZYDIS_MNEMONIC_LEA) {
+        /* An address computation, not an access: computed in 32-bit address size; a
+         * 16-bit address keeps only its low 16 bits (SDM Vol. 2A, LEA). */
+        const ZydisDecodedOperand *mo = &in->op[1];
+        ZydisRegister dst = map_reg(in->op[0].reg.value);
+        ZydisRegister base = mo->mem.base, index = mo->mem.index;
+        if (z->address_width == 16) {
+            if (base != ZYDIS_REGISTER_NONE)
+                base = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, base);
+            if (index != ZYDIS_REGISTER_NONE)
+                index = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, index);
+        }
+        base = map_reg(base);
+        index = map_reg(index);
+        int64_t disp = mo->mem.disp.has_displacement ? mo->mem.disp.value : 0;
+        bool dst16 = in->op[0].size == 16;
+        if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
+            uint32_t v = (uint32_t)disp;
+            if (z->address_width == 16 || dst16) v &= 0xffff;
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst), op_imm(dst16 ? (int64_t)(int16_t)v : (int64_t)(int32_t)v));
+        } else if (dst16) {
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D), op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst), op_reg(ZYDIS_REGISTER_R8W));
+        } else if (z->address_width == 16) {
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(dst), op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
+            ZydisRegister d16 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(dst));
+            emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(dst), op_reg(d16));
+        } else {
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(dst), op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
+        }
+        return !e->encode_failed;
+    }
+    r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+    if (mi < 0) {
+        uint8_t *save = e->p;
+        emit_req(e, &r);
+        (void)save;
+        return !e->encode_failed;
+    }
+    bool write = (in->op[mi].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
+    /* cmpxchg always writes (the old value back when unequal) as hardware does. */
+    emit_tlb(e, &in->op[mi], write);
+    uint16_t size = r.operands[mi].mem.size;
+    if (!high) {
+        r.operands[mi] = host_mem(size);
+        emit_req(e, &r);
+    } else {
+        /* AH..BH cannot be encoded with a REX prefix, which r8/r9 need: borrow rsi
+         * (never an operand of such an instruction) for the host address. */
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), op_reg(ZYDIS_REGISTER_RSI));
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_RSI), host_mem(0));
+        t->meta[t->nmeta - 1].fixup_reg = R_ESI;
+        r.operands[mi] = op_mem(ZYDIS_REGISTER_RSI, ZYDIS_REGISTER_NONE, 0, 0, size);
+        emit_req(e, &r);
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RSI), op_reg(ZYDIS_REGISTER_R10));
+    }
+    return true;
+}
+
+/* Loads the value of operand o (register, immediate or memory) into r10 (size bytes). */
+static bool emit_load_r10(struct tstate *t, const ZydisDecodedOperand *o, unsigned size) {
+    struct emitter *e = &t->e;
+    ZydisRegister dst = size == 2 ? ZYDIS_REGISTER_R10W : ZYDIS_REGISTER_R10D;
+    switch (o->type) {
+    case ZYDIS_OPERAND_TYPE_REGISTER:
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst), op_reg(map_reg(o->reg.value)));
+        return true;
+    case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
+              op_imm(size == 2 ? (int16_t)o->imm.value.u : (int32_t)o->imm.value.u));
+        return true;
+    case ZYDIS_OPERAND_TYPE_MEMORY:
+        emit_tlb(e, o, false);
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst), host_mem(size));
+        return true;
+    default: return false;
+    }
+}
+
+/* push r10 (size 2 or 4): the store can fault; esp changes only after it. */
+static void emit_push_r10(struct tstate *t, unsigned size) {
+    struct emitter *e = &t->e;
+    emit_tlb_stack(e, -(int32_t)size, true);
+    emit2(e, ZYDIS_MNEMONIC_MOV, host_mem(size),
+          op_reg(size == 2 ? ZYDIS_REGISTER_R10W : ZYDIS_REGISTER_R10D));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12D), op_reg(ZYDIS_REGISTER_R8D));
+}
+
+static bool emit_stack(struct tstate *t, const struct insn *in) {
+    struct emitter *e = &t->e;
+    const ZydisDecodedInstruction *z = &in->zi;
+    unsigned size = z->operand_width / 8;
+    if (z->mnemonic == ZYDIS_MNEMONIC_PUSH) {
+        if (!emit_load_r10(t, &in->op[0], size)) return false;
+        emit_push_r10(t, size);
+        return true;
+    }
+    if (z->mnemonic == ZYDIS_MNEMONIC_LEAVE) {
+        /* esp = ebp; pop ebp */
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_EBP));
+        emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8D),
+              op_reg(ZYDIS_REGISTER_R13D));
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+              op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, 0, 8));
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D), host_mem(4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
+              op_mem(ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_NONE, 0, 4, 0));
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EBP), op_reg(ZYDIS_REGISTER_R10D));
+        return true;
+    }
+    /* POP: read [esp] first; then the destination store (memory) can fault; then esp. */
+    emit_tlb_stack(e, 0, false);
+    ZydisRegister r10 = size == 2 ? ZYDIS_REGISTER_R10W : ZYDIS_REGISTER_R10D;
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(r10), host_mem(size));
+    const ZydisDecodedOperand *o = &in->op[0];
+    if (o->type == ZYDIS_OPERAND_TYPE_REGISTER) {
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
+              op_mem(ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_NONE, 0, size, 0));
+        /* pop esp: the value read wins over the increment (SDM POP). */
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(map_reg(o->reg.value)), op_reg(r10));
+        return true;
+    }
+    if (o->type != ZYDIS_OPERAND_TYPE_MEMORY) return false;
+    emit_tlb(e, o, true);
+    emit2(e, ZYDIS_MNEMONIC_MOV, host_mem(size), op_reg(r10));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
+          op_mem(ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_NONE, 0, size, 0));
+    return true;
+}
+
+static uint8_t jcc_code(ZydisMnemonic m) {
+    switch (m) {
+    case ZYDIS_MNEMONIC_JO: return 0x0;
+    case ZYDIS_MNEMONIC_JNO: return 0x1;
+    case ZYDIS_MNEMONIC_JB: return 0x2;
+    case ZYDIS_MNEMONIC_JNB: return 0x3;
+    case ZYDIS_MNEMONIC_JZ: return 0x4;
+    case ZYDIS_MNEMONIC_JNZ: return 0x5;
+    case ZYDIS_MNEMONIC_JBE: return 0x6;
+    case ZYDIS_MNEMONIC_JNBE: return 0x7;
+    case ZYDIS_MNEMONIC_JS: return 0x8;
+    case ZYDIS_MNEMONIC_JNS: return 0x9;
+    case ZYDIS_MNEMONIC_JP: return 0xA;
+    case ZYDIS_MNEMONIC_JNP: return 0xB;
+    case ZYDIS_MNEMONIC_JL: return 0xC;
+    case ZYDIS_MNEMONIC_JNL: return 0xD;
+    case ZYDIS_MNEMONIC_JLE: return 0xE;
+    case ZYDIS_MNEMONIC_JNLE: return 0xF;
+    default: return 0xFF;
+    }
+}
+
+static bool emit_branch(struct tstate *t, const struct insn *in) {
+    struct emitter *e = &t->e;
+    const ZydisDecodedInstruction *z = &in->zi;
+    uint32_t next = in->eip + z->length;
+    uint32_t target = 0;
+    bool relative = in->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE && in->op[0].imm.is_relative;
+    if (relative) target = next + (uint32_t)in->op[0].imm.value.s;
+
+    switch (z->mnemonic) {
+    case ZYDIS_MNEMONIC_JMP:
+        if (relative) {
+            add_stub(t, emit_jmp32(e), target, EXIT_CHAIN);
+        } else {
+            if (!emit_load_r10(t, &in->op[0], 4)) return false;
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R10D));
+            emit_indirect(t);
+        }
+        return true;
+    case ZYDIS_MNEMONIC_CALL:
+        if (relative) {
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D), op_imm((int32_t)next));
+            emit_push_r10(t, 4);
+            add_stub(t, emit_jmp32(e), target, EXIT_CHAIN);
+        } else {
+            /* target first (its load can fault), then the push, then the jump */
+            if (!emit_load_r10(t, &in->op[0], 4)) return false;
+            emit_tlb_stack(e, -4, true);
+            emit2(e, ZYDIS_MNEMONIC_MOV, host_mem(4), op_imm((int32_t)next));
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12D), op_reg(ZYDIS_REGISTER_R8D));
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R10D));
+            emit_indirect(t);
+        }
+        return true;
+    case ZYDIS_MNEMONIC_RET: {
+        uint32_t extra = z->operand_count_visible > 0 ? (uint16_t)in->op[0].imm.value.u : 0;
+        emit_tlb_stack(e, 0, false);
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D), host_mem(4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
+              op_mem(ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_NONE, 0, 4 + extra, 0));
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R10D));
+        emit_indirect(t);
+        return true;
+    }
+    case ZYDIS_MNEMONIC_JECXZ: {
+        /* jrcxz (rcx upper half is always zero) */
+        uint8_t *taken = emit_jrcxz8(e);
+        add_stub(t, emit_jmp32(e), next, EXIT_CHAIN);
+        if (taken && !e->overflow) set_rel8(taken, e->p);
+        add_stub(t, emit_jmp32(e), target, EXIT_CHAIN);
+        return true;
+    }
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE: {
+        /* ecx -= 1 without touching flags; fall through when it reaches zero */
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_ECX),
+              op_mem(ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_NONE, 0, -1, 0));
+        /* lea ecx, [rcx-1] zero-extends: the mapping's upper-half invariant holds */
+        uint8_t *zero = emit_jrcxz8(e);
+        if (z->mnemonic == ZYDIS_MNEMONIC_LOOPE) add_stub(t, emit_jcc32(e, 0x5), next, EXIT_CHAIN);
+        if (z->mnemonic == ZYDIS_MNEMONIC_LOOPNE) add_stub(t, emit_jcc32(e, 0x4), next, EXIT_CHAIN);
+        add_stub(t, emit_jmp32(e), target, EXIT_CHAIN);
+        if (zero && !e->overflow) set_rel8(zero, e->p);
+        add_stub(t, emit_jmp32(e), next, EXIT_CHAIN);
+        return true;
+    }
+    default: {
+        uint8_t cc = jcc_code(z->mnemonic);
+        if (cc == 0xFF || !relative) return false;
+        add_stub(t, emit_jcc32(e, cc), target, EXIT_CHAIN);
+        add_stub(t, emit_jmp32(e), next, EXIT_CHAIN);
+        return true;
+    }
+    }
+}
+
+/* ---- block translation ---------------------------------------------------------------------- */
+
+static int fetch_decode(struct machine *m, uint32_t eip, struct insn *in) {
+    uint8_t buf[15];
+    if (eip >= m->ram_size) return -2;
+    uint32_t avail = m->ram_size - eip;
+    uint32_t n = avail < 15 ? avail : 15;
+    memcpy(buf, m->ram + eip, n);
+    return insn_decode(in, buf, n, eip);
+}
+
+struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
+    struct tc *tc = m->tc;
+    static struct insn insns[MAX_BLOCK_INSNS];
+    enum tclass cls[MAX_BLOCK_INSNS];
+    int n = 0;
+    int max = oneshot ? 1 : (m->max_block_insns > 0 && m->max_block_insns < MAX_BLOCK_INSNS
+                                 ? m->max_block_insns
+                                 : MAX_BLOCK_INSNS);
+    uint32_t pc = eip;
+    bool terminated = false;
+    while (n < max) {
+        int r = fetch_decode(m, pc, &insns[n]);
+        if (r == -2) {
+            if (n == 0) {
+                snprintf(m->error, sizeof m->error,
+                         "guest executes outside RAM at eip=0x%08x icount=%llu", pc,
+                         (unsigned long long)m->cpu.icount);
+                return NULL;
+            }
+            break;
+        }
+        if (r != 0) {
+            /* invalid opcode: the monitor raises #UD when it gets there */
+            cls[n] = TC_EMULATE;
+            insns[n].eip = pc;
+            insns[n].zi.length = 1;
+            n++;
+            terminated = true;
+            break;
+        }
+        cls[n] = classify(&insns[n]);
+        uint32_t len = insns[n].zi.length;
+        n++;
+        if (is_block_end(cls[n - 1])) {
+            terminated = true;
+            break;
+        }
+        pc += len;
+        if ((pc & 0xfff) == 0) break; /* end the block at a page end */
+    }
+
+    if (!oneshot && tc->code_end - tc->code_used < 65536) tc_flush(m);
+    if (!oneshot && tc->nmeta + MAX_BLOCK_INSNS + 1 > tc->maxmeta) tc_flush(m);
+    if (!oneshot && tc->nccfs >= TC_MAX_CCFS) tc_flush(m);
+
+    static struct tstate t;
+    memset(&t, 0, sizeof t);
+    t.m = m;
+    t.e.start = t.e.p = oneshot ? tc->scratch : tc->code_used;
+    t.e.end = oneshot ? tc->scratch + 65536 : tc->code_end;
+
+    /* Instructions charged on entry: all but a terminating callout (the monitor counts
+     * what it emulates itself). */
+    int charged = n;
+    if (terminated && (cls[n - 1] == TC_HELPER || cls[n - 1] == TC_EMULATE)) charged = n - 1;
+    if (charged > 0) emit_budget(&t, eip, (uint32_t)charged);
+
+    for (int i = 0; i < n; i++) {
+        struct insn *in = &insns[i];
+        t.meta[t.nmeta++] = (struct ccf_meta){(uint32_t)(t.e.p - t.e.start), in->eip, (uint16_t)i, -1};
+        bool ok = true;
+        t.e.encode_failed = false;
+        switch (cls[i]) {
+        case TC_NOP: break;
+        case TC_IDENT: ok = emit_ident(&t, in); break;
+        case TC_STACK: ok = emit_stack(&t, in); break;
+        case TC_BRANCH: ok = emit_branch(&t, in); break;
+        case TC_HELPER:
+        case TC_EMULATE:
+            emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);
+            emit_store_ctx32(&t.e, CPU_OFF_EXIT_REASON, EXIT_EMULATE);
+            emit_jump_exit(&t.e);
+            break;
+        }
+        if (t.e.encode_failed) ok = false;
+        t.e.encode_failed = false;
+        if (!ok && !t.e.overflow) {
+            /* The encoder refused this form: hand it to the monitor instead. Everything
+             * emitted for it is discarded and the block ends here. */
+            t.e.p = t.e.start + t.meta[t.nmeta - 1].host_off;
+            if (i == 0 && charged > 0) {
+                /* Re-translate from scratch with this instruction as a callout. */
+                t.e.p = t.e.start;
+                t.nmeta = 0;
+                t.nstubs = 0;
+                t.meta[t.nmeta++] = (struct ccf_meta){0, in->eip, 0, -1};
+                charged = 0;
+            } else {
+                /* the budget charged one too many: give it back before exiting */
+                emit2(&t.e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
+                      op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, charged - i, 0));
+                charged = i;
+            }
+            emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);
+            emit_store_ctx32(&t.e, CPU_OFF_EXIT_REASON, EXIT_EMULATE);
+            emit_jump_exit(&t.e);
+            n = i + 1;
+            terminated = true;
+            break;
+        }
+    }
+    if (!terminated) {
+        /* fell off the block (size cap or page end): continue at the next instruction */
+        uint32_t next = insns[n - 1].eip + insns[n - 1].zi.length;
+        t.meta[t.nmeta++] = (struct ccf_meta){(uint32_t)(t.e.p - t.e.start), next, (uint16_t)n, -1};
+        add_stub(&t, emit_jmp32(&t.e), next, EXIT_CHAIN);
+    }
+    emit_stubs(&t);
+    if (t.e.encode_failed) {
+        snprintf(m->error, sizeof m->error, "translator bug: cannot encode exit code for eip=0x%08x", eip);
+        return NULL;
+    }
+    if (t.e.overflow) {
+        if (oneshot) {
+            snprintf(m->error, sizeof m->error, "translation of eip=0x%08x overflowed", eip);
+            return NULL;
+        }
+        tc_flush(m);
+        return translate_block(m, eip, oneshot);
+    }
+
+    static struct ccf oneshot_ccf;
+    struct ccf *c = oneshot ? &oneshot_ccf : &tc->ccfs[tc->nccfs++];
+    memset(c, 0, sizeof *c);
+    c->eip = eip;
+    c->end_eip = insns[n - 1].eip + insns[n - 1].zi.length;
+    c->page[0] = eip >> 12;
+    c->page[1] = (c->end_eip - 1) >> 12;
+    c->host = t.e.start;
+    c->host_len = (uint32_t)(t.e.p - t.e.start);
+    c->ninsns = (uint16_t)charged;
+    c->oneshot = oneshot;
+    if (oneshot) {
+        static struct ccf_meta oneshot_meta[MAX_BLOCK_INSNS + 1];
+        memcpy(oneshot_meta, t.meta, sizeof(struct ccf_meta) * t.nmeta);
+        c->meta = oneshot_meta;
+    } else {
+        c->meta = &tc->meta[tc->nmeta];
+        memcpy(c->meta, t.meta, sizeof(struct ccf_meta) * t.nmeta);
+        tc->nmeta += t.nmeta;
+        tc->code_used = t.e.p;
+        tc_register(m, c);
+        m->stats.blocks_translated++;
+        m->stats.tc_bytes_used += c->host_len;
+    }
+    c->nmeta = (uint32_t)t.nmeta;
+    return c;
+}
