@@ -405,7 +405,9 @@ static enum tclass classify(const struct insn *in) {
         return TC_BRANCH;
     case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
     case ZYDIS_MNEMONIC_JECXZ:
-        if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+    case ZYDIS_MNEMONIC_JCXZ:
+        /* the count register is CX or ECX by address size */
+        if (z->operand_width != 32 || z->address_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
         return TC_BRANCH;
     default:
         return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
@@ -474,6 +476,26 @@ static bool emit_ident(struct tstate *t, const struct insn *in) {
         return !e->encode_failed;
     }
     r.address_size_hint = ZYDIS_ADDRESS_SIZE_HINT_NONE;
+    if (mi < 0 && high) {
+        /* e.g. movzx sp, dh: r12w needs REX, dh forbids it. Run it on esi (saved in
+         * r10) standing in for esp; no such instruction names both. */
+        bool uses_esp = false;
+        for (int i = 0; i < r.operand_count; i++)
+            if (r.operands[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                ZydisRegisterGetId(r.operands[i].reg.value) == 12) {
+                uses_esp = true;
+                r.operands[i].reg.value = ZydisRegisterEncode(
+                    ZydisRegisterGetClass(r.operands[i].reg.value), 6 /* esi family */);
+            }
+        if (uses_esp) {
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), op_reg(ZYDIS_REGISTER_RSI));
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ESI), op_reg(ZYDIS_REGISTER_R12D));
+            emit_req(e, &r);
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12D), op_reg(ZYDIS_REGISTER_ESI));
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_RSI), op_reg(ZYDIS_REGISTER_R10));
+            return !e->encode_failed;
+        }
+    }
     if (mi < 0) {
         uint8_t *save = e->p;
         emit_req(e, &r);

@@ -2,10 +2,8 @@
 
 #define BTF (F_CF | F_ZF)
 
-static const char *const cc_names[] = {0};
 
 int kmain(void) {
-  (void)cc_names;
   group_begin();
   for (int i = 0; i < NITER; i++) {
     uint32_t a = operand(i), b = operand((i * 13 + 5) % NITER), fi = rflags();
