@@ -24,11 +24,11 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
         return NULL;
     }
     m->ram_size = ram_mb << 20;
-    m->ram = mmap(NULL, RAM_RESERVE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (m->ram == MAP_FAILED ||
+    m->ram = reserve_4g_aligned(RAM_RESERVE);
+    if (!m->ram ||
         mprotect(m->ram, m->ram_size, PROT_READ | PROT_WRITE) != 0) {
         snprintf(err, errlen, "cannot map %u MiB of guest RAM", ram_mb);
-        if (m->ram != MAP_FAILED) munmap(m->ram, RAM_RESERVE);
+        unreserve_4g_aligned(m->ram, RAM_RESERVE);
         free(m);
         return NULL;
     }
@@ -54,7 +54,7 @@ void machine_destroy(struct machine *m) {
     softtlb_free(m);
     tc_destroy(m->tc);
     free(m->code_pages);
-    if (m->ram && m->ram != MAP_FAILED) munmap(m->ram, RAM_RESERVE);
+    unreserve_4g_aligned(m->ram, RAM_RESERVE);
     free(m);
 }
 

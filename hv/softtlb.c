@@ -7,13 +7,24 @@
 
 #define RESERVE_BYTES ((1ull << 32) + 65536)
 
+void *reserve_4g_aligned(uint64_t bytes) {
+    uint64_t span = bytes + (1ull << 32);
+    uint8_t *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + (1ull << 32) - 1) & ~((uintptr_t)(1ull << 32) - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    uint8_t *end = p + span, *aend = a + bytes;
+    if (end > aend) munmap(aend, (size_t)(end - aend));
+    return a;
+}
+
+void unreserve_4g_aligned(void *p, uint64_t bytes) {
+    if (p) munmap(p, bytes);
+}
+
 bool softtlb_init(struct machine *m) {
-    m->guard = mmap(NULL, RESERVE_BYTES, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1, 0);
-    if (m->guard == MAP_FAILED) {
-        m->guard = NULL;
-        return false;
-    }
+    m->guard = reserve_4g_aligned(RESERVE_BYTES);
+    if (!m->guard) return false;
     m->tlb = mmap(NULL, 2ull * TLB_PAGES * 8, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m->tlb == MAP_FAILED) {
@@ -26,7 +37,7 @@ bool softtlb_init(struct machine *m) {
 
 void softtlb_free(struct machine *m) {
     if (m->tlb) munmap(m->tlb, 2ull * TLB_PAGES * 8);
-    if (m->guard) munmap(m->guard, RESERVE_BYTES);
+    unreserve_4g_aligned(m->guard, RESERVE_BYTES);
     m->tlb = NULL;
     m->guard = NULL;
 }

@@ -26,6 +26,11 @@ void softtlb_flush(struct machine *m);
 bool softtlb_fill(struct machine *m, uint32_t vpn, bool write);
 /* Makes stores to guest page pn miss, because CCFs were translated from it. */
 void softtlb_protect_code(struct machine *m, uint32_t pn);
+/* Reserves bytes of PROT_NONE address space starting at a 4 GiB boundary, so that the low
+ * 32 bits of (base + guest address) are the guest address (translated string
+ * instructions rely on it while linear = physical). Returns NULL on failure. */
+void *reserve_4g_aligned(uint64_t bytes);
+void unreserve_4g_aligned(void *p, uint64_t bytes);
 /* Host address range of the guard reservation. */
 uint8_t *softtlb_guard(const struct machine *m);
 

@@ -332,6 +332,9 @@ static enum tclass classify(const struct insn *in) {
     if (mem && z->mnemonic != ZYDIS_MNEMONIC_LEA && z->mnemonic != ZYDIS_MNEMONIC_NOP &&
         z->address_width == 16)
         return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+    if (z->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && z->opcode >= 0xa4 && z->opcode <= 0xaf &&
+        z->opcode != 0xa8 && z->opcode != 0xa9)
+        return z->address_width == 32 ? TC_STRING : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_NOP:
     case ZYDIS_MNEMONIC_PAUSE: return TC_NOP;
@@ -415,7 +418,7 @@ static enum tclass classify(const struct insn *in) {
 }
 
 static bool is_block_end(enum tclass c) {
-    return c == TC_BRANCH || c == TC_HELPER || c == TC_EMULATE;
+    return c == TC_BRANCH || c == TC_STRING || c == TC_HELPER || c == TC_EMULATE;
 }
 
 /* ---- per-class emitters ------------------------------------------------------------------ */
@@ -691,6 +694,75 @@ static bool emit_branch(struct tstate *t, const struct insn *in) {
     }
 }
 
+/* jrcxz to a rel32 target: jrcxz +2; jmp short +5; jmp rel32. Returns the rel32 field. */
+static uint8_t *emit_jrcxz_far(struct emitter *e) {
+    static const uint8_t b[] = {0xE3, 0x02, 0xEB, 0x05};
+    emit_bytes(e, b, sizeof b);
+    return emit_jmp32(e);
+}
+
+/* Host pointer for guest esi/edi: rsi/rdi += addend. RAM and the guard region are 4 GiB
+ * aligned (hv/softtlb.h), so the low 32 bits stay the guest value: "mov esi, esi" after
+ * the string operation recovers it, and a fault reports it exactly. */
+static void emit_string_ptr(struct emitter *e, ZydisRegister r32, ZydisRegister r64, bool write) {
+    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(r32), op_reg(ZYDIS_REGISTER_R13D));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(r64), op_mem(r64, ZYDIS_REGISTER_R9, 1, 0, 0));
+}
+
+/* One string instruction, with its REP loop: one element per iteration, the first charged
+ * by the block entry and each further one by its own budget check, so that icount counts
+ * iterations and a budget exit leaves the guest mid-REP exactly as an interrupt would. */
+static bool emit_string(struct tstate *t, const struct insn *in) {
+    struct emitter *e = &t->e;
+    const ZydisDecodedInstruction *z = &in->zi;
+    uint8_t opc = z->opcode;
+    bool rep = (z->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE)) != 0;
+    bool is_cmp = (opc >= 0xa6 && opc <= 0xa7) || opc >= 0xae;
+    bool repne = (z->attributes & ZYDIS_ATTRIB_HAS_REPNE) != 0;
+    bool src = (opc <= 0xa7) || (opc >= 0xac && opc <= 0xad);
+    bool dst = !(opc >= 0xac && opc <= 0xad);
+    bool dst_write = (opc <= 0xa5) || (opc >= 0xaa && opc <= 0xab);
+    uint8_t *done[4];
+    int ndone = 0;
+    uint8_t *top = e->p;
+    if (rep) done[ndone++] = emit_jrcxz_far(e);
+    if (src) emit_string_ptr(e, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_RSI, false);
+    if (dst) emit_string_ptr(e, ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_RDI, dst_write);
+    if (z->operand_width == 16) emit_bytes(e, (const uint8_t[]){0x66}, 1);
+    emit_bytes(e, &opc, 1);
+    if (src) emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_ESI), op_reg(ZYDIS_REGISTER_ESI));
+    if (dst) emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_EDI), op_reg(ZYDIS_REGISTER_EDI));
+    if (rep) {
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_ECX),
+              op_mem(ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_NONE, 0, -1, 0));
+        if (is_cmp) done[ndone++] = emit_jcc32(e, repne ? 0x4 /* jz */ : 0x5 /* jnz */);
+        done[ndone++] = emit_jrcxz_far(e);
+        /* charge the next iteration */
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
+              op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, -1, 0));
+        emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R10), op_reg(ZYDIS_REGISTER_R11),
+              op_reg(ZYDIS_REGISTER_R13));
+        emit_xchg_r10_rcx(e);
+        uint8_t *ok = emit_jrcxz8(e);
+        emit_xchg_r10_rcx(e);
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
+              op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, 1, 0));
+        emit_store_ctx32(e, CPU_OFF_EIP, in->eip);
+        emit_store_ctx32(e, CPU_OFF_EXIT_REASON, EXIT_BUDGET);
+        emit_jump_exit(e);
+        if (ok && !e->overflow) set_rel8(ok, e->p);
+        emit_xchg_r10_rcx(e);
+        uint8_t *back = emit_jmp32(e);
+        if (back && !e->overflow) set_rel32(back, top);
+    }
+    for (int i = 0; i < ndone; i++)
+        if (done[i] && !e->overflow) set_rel32(done[i], e->p);
+    add_stub(t, emit_jmp32(e), in->eip + z->length, EXIT_CHAIN);
+    return !e->encode_failed;
+}
+
 /* ---- block translation ---------------------------------------------------------------------- */
 
 static int fetch_decode(struct machine *m, uint32_t eip, struct insn *in) {
@@ -769,6 +841,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         case TC_IDENT: ok = emit_ident(&t, in); break;
         case TC_STACK: ok = emit_stack(&t, in); break;
         case TC_BRANCH: ok = emit_branch(&t, in); break;
+        case TC_STRING: ok = emit_string(&t, in); break;
         case TC_HELPER:
         case TC_EMULATE:
             emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);

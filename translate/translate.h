@@ -15,6 +15,7 @@ enum tclass {
     TC_NOP,      /* no host code at all */
     TC_STACK,    /* push/pop/leave: inline, through the soft TLB */
     TC_BRANCH,   /* jmp/jcc/call/ret/loop/jecxz: inline with chaining or the jump cache */
+    TC_STRING,   /* movs/stos/lods/cmps/scas (+rep), 32-bit addresses: inline loop */
     TC_HELPER,   /* C helper (translate/helpers.c): ends the block with a callout */
     TC_EMULATE,  /* privileged/sensitive/I/O: monitor emulation, ends the block */
 };

@@ -1,6 +1,6 @@
 /* Conformance suite: single guest instructions run by rrvm against the real CPU.
  *
- *   conformance NATIVE_RUNNER [SEED] [--native-only] [--verbose] [--max N] [--no-fork]
+ *   conformance NATIVE_RUNNER [SEED] [--native-only] [--verbose] [--max N] [--no-fork] [--mutate]
  *
  * Generates test cases (every IA-32 integer instruction family, operand sizes, register/
  * memory/immediate forms, prefixes), runs them natively through the 32-bit native_runner
@@ -1000,18 +1000,19 @@ struct mstat {
 int main(int argc, char **argv) {
     const char *runner = NULL;
     uint64_t seed = 1;
-    bool native_only = false, verbose = false, no_fork = false;
+    bool native_only = false, verbose = false, no_fork = false, mutate = false;
     size_t max_cases = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--native-only")) native_only = true;
         else if (!strcmp(argv[i], "--max") && i + 1 < argc) max_cases = strtoull(argv[++i], NULL, 0);
         else if (!strcmp(argv[i], "--verbose")) verbose = true;
         else if (!strcmp(argv[i], "--no-fork")) no_fork = true; /* debugging under gdb */
+        else if (!strcmp(argv[i], "--mutate")) mutate = true; /* self-test: every run must mismatch */
         else if (!runner) runner = argv[i];
         else seed = strtoull(argv[i], NULL, 0);
     }
     if (!runner) {
-        fprintf(stderr, "usage: conformance NATIVE_RUNNER [SEED] [--native-only] [--verbose] [--max N] [--no-fork]\n");
+        fprintf(stderr, "usage: conformance NATIVE_RUNNER [SEED] [--native-only] [--verbose] [--max N] [--no-fork] [--mutate]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -1103,6 +1104,7 @@ int main(int argc, char **argv) {
                 struct itimerval it = {{0, 0}, {0, no_fork ? 0 : 250000}};
                 setitimer(ITIMER_REAL, &it, NULL);
                 run_rrvm(m, &g_cases[k % n], blocks[k / n], &rres[k]);
+                if (mutate) rres[k].regs[k % 8] ^= 1u << (k % 32);
                 if (rres[k].fault == 1000 + RUN_MONITOR_ERROR) {
                     snprintf(errs[k], sizeof errs[k], "%.95s", m->error);
                     machine_destroy(m); /* start from a clean machine */
@@ -1112,6 +1114,7 @@ int main(int argc, char **argv) {
             }
             struct itimerval off = {{0, 0}, {0, 0}};
             setitimer(ITIMER_REAL, &off, NULL);
+            if (verbose) machine_print_stats(m, stderr); /* since the last machine reset */
             machine_destroy(m);
             if (no_fork) break;
             _exit(0);
