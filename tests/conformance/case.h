@@ -31,8 +31,8 @@ struct conf_case {
 struct conf_result {
     uint32_t regs[8];
     uint32_t eflags;
-    uint32_t eip;      /* landing address, or the faulting eip */
-    int32_t fault;     /* CONF_FAULT_NONE, a vector (0 = #DE, 6 = #UD) or CONF_FAULT_OTHER */
+    uint32_t eip;           /* landing address, or the faulting eip */
+    int32_t fault;          /* CONF_FAULT_NONE, a vector (0 = #DE, 6 = #UD) or CONF_FAULT_OTHER */
     uint32_t outside_dirty; /* nonzero if data outside the window changed */
     uint8_t data[CONF_WIN_SIZE];
 };

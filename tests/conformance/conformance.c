@@ -9,8 +9,16 @@
  *
  * In rrvm every landing address (fall-through and branch target) holds `ud2`, so a case
  * ends with a #UD at the landing address; that tells where the instruction went without
- * depending on how the monitor counts REP iterations. Each case runs twice: with one-
- * instruction blocks and with the default block size (instruction + ud2 in one block). */
+ * depending on how the monitor counts REP iterations. Each case runs with one-instruction
+ * blocks and with the default block size (instruction + ud2 in one block); then eligible
+ * cases run again as three copies of the instruction in one block (natively too).
+ *
+ * rrvm runs in forked workers with a 0.25 s watchdog per run, so a translator crash or hang
+ * is reported as a mismatch of that case. --mutate corrupts every rrvm result (self-test of
+ * the comparison: all runs must mismatch); --native-only checks the generator; --max N
+ * runs a spread subset; --no-fork runs rrvm in-process (for gdb). The instruction sits at
+ * CONF_CODE_ADDR (0x00308000, inside the code area at 0x00300000) so that backward branch
+ * targets fit in the area. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -37,19 +45,21 @@ static uint32_t rnd(void) {
     g_rng ^= g_rng >> 27;
     return (uint32_t)((g_rng * 0x2545F4914F6CDD1Dull) >> 32);
 }
-static uint32_t rndn(uint32_t n) { return rnd() % n; }
+static uint32_t rndn(uint32_t n) {
+    return rnd() % n;
+}
 
-static const uint32_t k_edges[] = {0,      1,          0x7f,       0x80,      0xff,
-                                   0x7fff, 0x8000,     0xffff,     0x7fffffff, 0x80000000,
-                                   0xffffffff, 2,      0xfffffffe, 0x100,     0x10000,
-                                   0xff00, 0x80000001, 0x7ffffffe, 0x0000ff80, 0xffffff7f};
+static const uint32_t k_edges[] = {0,          1,          0x7f,       0x80,       0xff,
+                                   0x7fff,     0x8000,     0xffff,     0x7fffffff, 0x80000000,
+                                   0xffffffff, 2,          0xfffffffe, 0x100,      0x10000,
+                                   0xff00,     0x80000001, 0x7ffffffe, 0x0000ff80, 0xffffff7f};
 static const uint32_t k_counts[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 255};
 
 static uint32_t val32(void) {
     uint32_t k = rndn(10);
     if (k < 3) return k_edges[rndn(sizeof k_edges / sizeof k_edges[0])];
     if (k == 3) return rndn(64);
-    if (k == 4) return (uint32_t)-(int32_t)rndn(64);
+    if (k == 4) return (uint32_t) - (int32_t)rndn(64);
     if (k == 5) /* edge value in the low byte/word with random upper bits */
         return (rnd() & 0xffff0000u) | (k_edges[rndn(10)] & 0xffff);
     return rnd();
@@ -64,7 +74,7 @@ static uint32_t count_val(void) {
 struct cinfo {
     uint32_t mask_addr; /* a dword in the data window compared only under mask_val (PUSHF) */
     uint32_t mask_val;
-    uint32_t flagmask;  /* EFLAGS bits compared */
+    uint32_t flagmask; /* EFLAGS bits compared */
 };
 
 static struct conf_case *g_cases;
@@ -80,7 +90,8 @@ struct gen {
 
 static void begin(struct gen *g) {
     memset(g, 0, sizeof *g);
-    for (int i = 0; i < 8; i++) g->c.regs[i] = val32();
+    for (int i = 0; i < 8; i++)
+        g->c.regs[i] = val32();
     g->c.regs[R_ESP] = CONF_WIN_ADDR + 0x100 - 4 * rndn(8);
     g->c.eflags = (rnd() & FL_ARITH) | (rndn(2) ? FL_DF : 0);
     for (unsigned i = 0; i < CONF_WIN_SIZE; i += 4) {
@@ -89,21 +100,28 @@ static void begin(struct gen *g) {
     }
 }
 static void emit(struct gen *g, uint8_t b) {
-    if (g->n < 15) g->c.code[g->n] = b;
-    else g->bad = true;
+    if (g->n < 15)
+        g->c.code[g->n] = b;
+    else
+        g->bad = true;
     g->n++;
 }
 static void emitn(struct gen *g, uint32_t v, unsigned bytes) {
-    for (unsigned i = 0; i < bytes; i++) emit(g, (uint8_t)(v >> (8 * i)));
+    for (unsigned i = 0; i < bytes; i++)
+        emit(g, (uint8_t)(v >> (8 * i)));
 }
 static void wdata(struct gen *g, uint32_t addr, uint32_t v, unsigned bytes) {
     for (unsigned i = 0; i < bytes; i++) {
         uint32_t a = addr + i - CONF_WIN_ADDR;
-        if (a < CONF_WIN_SIZE) g->c.data[a] = (uint8_t)(v >> (8 * i));
-        else g->bad = true;
+        if (a < CONF_WIN_SIZE)
+            g->c.data[a] = (uint8_t)(v >> (8 * i));
+        else
+            g->bad = true;
     }
 }
-static uint32_t mem_addr(void) { return CONF_WIN_ADDR + 0x10 + rndn(0xa0); }
+static uint32_t mem_addr(void) {
+    return CONF_WIN_ADDR + 0x10 + rndn(0xa0);
+}
 
 /* Emits a ModRM (+SIB/disp) for a memory operand at addr, setting base/index registers. */
 static void modrm_mem_at(struct gen *g, int reg, uint32_t addr, bool simple) {
@@ -144,11 +162,13 @@ static uint32_t modrm_mem(struct gen *g, int reg, unsigned bytes) {
     uint32_t a = mem_addr();
     modrm_mem_at(g, reg, a, false);
     uint32_t v = val32();
-    wdata(g, a, v, bytes < 4 ? 4 : bytes);
+    wdata(g, a, v, 4);
     if (bytes == 8) wdata(g, a + 4, val32(), 4);
     return a;
 }
-static void modrm_reg(struct gen *g, int reg, int rm) { emit(g, (uint8_t)(0xC0 | reg << 3 | rm)); }
+static void modrm_reg(struct gen *g, int reg, int rm) {
+    emit(g, (uint8_t)(0xC0 | reg << 3 | rm));
+}
 
 /* Optional segment override / LOCK for memory forms, operand-size prefix for 16-bit. */
 static void prefixes(struct gen *g, int size, bool mem, bool lockable) {
@@ -170,6 +190,7 @@ static void finish(struct gen *g);
 
 /* ---- flags that must be compared ------------------------------------------------------------- */
 
+static bool g_conservative; /* triples: the count of later copies may differ */
 static uint32_t flag_mask(struct gen *g) {
     struct insn in;
     if (insn_decode(&in, g->c.code, g->n, CONF_CODE_ADDR) != 0) return FL_ARITH | FL_DF;
@@ -179,23 +200,24 @@ static uint32_t flag_mask(struct gen *g) {
     ZydisMnemonic mn = in.zi.mnemonic;
     int cidx = -1;
     switch (mn) {
-    case ZYDIS_MNEMONIC_SHL: case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR:
-    case ZYDIS_MNEMONIC_ROL: case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL:
-    case ZYDIS_MNEMONIC_RCR:
-        cidx = 1;
-        break;
-    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD:
-        cidx = 2;
-        break;
-    default:
-        break;
+    case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR:
+    case ZYDIS_MNEMONIC_RCL:
+    case ZYDIS_MNEMONIC_RCR: cidx = 1; break;
+    case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD: cidx = 2; break;
+    default: break;
     }
     if (cidx >= 0) {
         const ZydisDecodedOperand *op = &in.op[cidx];
-        uint32_t cnt = op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint32_t)op->imm.value.u
+        uint32_t cnt = op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE  ? (uint32_t)op->imm.value.u
                        : op->type == ZYDIS_OPERAND_TYPE_REGISTER ? (g->c.regs[R_ECX] & 0xff)
-                                                                  : 1;
+                                                                 : 1;
         cnt &= 0x1f;
+        if (g_conservative) return mask & ~(FL_OF | FL_CF);
         if (cnt == 0) return FL_ARITH | FL_DF; /* flags untouched: everything is defined */
         if (cnt != 1) mask &= ~FL_OF;
         unsigned w = in.zi.operand_width;
@@ -234,8 +256,12 @@ static void finish(struct gen *g) {
 
 #define K 150 /* cases per template (multiplied for cheap/important ones) */
 
-static int w_bit(int size) { return size == 8 ? 0 : 1; }
-static unsigned isz(int size) { return size == 8 ? 1 : size == 16 ? 2 : 4; }
+static int w_bit(int size) {
+    return size == 8 ? 0 : 1;
+}
+static unsigned isz(int size) {
+    return size == 8 ? 1 : size == 16 ? 2 : 4;
+}
 
 /* Generic "opcode /r" or "opcode /digit" template with reg or mem r/m. */
 static void t_modrm(const uint8_t *op, int oplen, int size, int reg, bool mem, bool lockable,
@@ -244,10 +270,13 @@ static void t_modrm(const uint8_t *op, int oplen, int size, int reg, bool mem, b
         struct gen g;
         begin(&g);
         prefixes(&g, size, mem, lockable);
-        for (int j = 0; j < oplen; j++) emit(&g, op[j]);
+        for (int j = 0; j < oplen; j++)
+            emit(&g, op[j]);
         int r = reg >= 0 ? reg : (int)rndn(8);
-        if (mem) modrm_mem(&g, r, 8);
-        else modrm_reg(&g, r, (int)rndn(8));
+        if (mem)
+            modrm_mem(&g, r, 8);
+        else
+            modrm_reg(&g, r, (int)rndn(8));
         imm(&g, immbytes);
         finish(&g);
     }
@@ -289,7 +318,8 @@ static void gen_test_unary_muldiv(void) {
             uint8_t t = (uint8_t)(0x84 + w_bit(size)), f = (uint8_t)(0xF6 + w_bit(size));
             t_modrm(&t, 1, size, -1, mem, false, 0, K);
             t_modrm(&f, 1, size, 0, mem, false, is, K);
-            for (int d = 2; d <= 5; d++) t_modrm(&f, 1, size, d, mem, d <= 3, 0, 2 * K);
+            for (int d = 2; d <= 5; d++)
+                t_modrm(&f, 1, size, d, mem, d <= 3, 0, 2 * K);
             uint8_t fe = (uint8_t)(0xFE + w_bit(size));
             t_modrm(&fe, 1, size, 0, mem, true, 0, K);
             t_modrm(&fe, 1, size, 1, mem, true, 0, K);
@@ -321,24 +351,37 @@ static void gen_test_unary_muldiv(void) {
                         modrm_reg(&g, d, rm);
                         if (size == 8 && rm >= 4) /* ch / bh */
                             g.c.regs[rm - 4] = (g.c.regs[rm - 4] & ~0xff00u) | (dvm << 8);
-                        else g.c.regs[rm] = (g.c.regs[rm] & ~m) | dvm;
+                        else
+                            g.c.regs[rm] = (g.c.regs[rm] & ~m) | dvm;
                     }
                     if (kind >= 2 && dvm != 0) {
                         /* high half of the dividend below the divisor: no overflow for DIV */
                         uint32_t hi = d == 6 ? rnd() % dvm : 0;
                         if (d == 7) {
-                            int32_t s = size == 8 ? (int8_t)dvm : size == 16 ? (int16_t)dvm : (int32_t)dvm;
+                            int32_t s = size == 8    ? (int8_t)dvm
+                                        : size == 16 ? (int16_t)dvm
+                                                     : (int32_t)dvm;
                             hi = (rndn(2) && s > 0) ? 0 : m; /* sign extension of the low half */
                             uint32_t lo = rnd();
                             uint32_t sign = size == 8 ? 0x80 : size == 16 ? 0x8000 : 0x80000000;
                             lo = hi ? (lo | sign) : (lo & ~sign);
-                            if (size == 8) { g.c.regs[R_EAX] = (g.c.regs[R_EAX] & ~0xffffu) | (lo & 0xff) | ((hi & 0xff) << 8); }
-                            else if (size == 16) { g.c.regs[R_EAX] = (g.c.regs[R_EAX] & ~0xffffu) | (lo & 0xffff); g.c.regs[R_EDX] = (g.c.regs[R_EDX] & ~0xffffu) | (hi & 0xffff); }
-                            else { g.c.regs[R_EAX] = lo; g.c.regs[R_EDX] = hi; }
+                            if (size == 8) {
+                                g.c.regs[R_EAX] =
+                                    (g.c.regs[R_EAX] & ~0xffffu) | (lo & 0xff) | ((hi & 0xff) << 8);
+                            } else if (size == 16) {
+                                g.c.regs[R_EAX] = (g.c.regs[R_EAX] & ~0xffffu) | (lo & 0xffff);
+                                g.c.regs[R_EDX] = (g.c.regs[R_EDX] & ~0xffffu) | (hi & 0xffff);
+                            } else {
+                                g.c.regs[R_EAX] = lo;
+                                g.c.regs[R_EDX] = hi;
+                            }
                         } else {
-                            if (size == 8) g.c.regs[R_EAX] = (g.c.regs[R_EAX] & ~0xff00u) | ((hi & 0xff) << 8);
-                            else if (size == 16) g.c.regs[R_EDX] = (g.c.regs[R_EDX] & ~0xffffu) | (hi & 0xffff);
-                            else g.c.regs[R_EDX] = hi;
+                            if (size == 8)
+                                g.c.regs[R_EAX] = (g.c.regs[R_EAX] & ~0xff00u) | ((hi & 0xff) << 8);
+                            else if (size == 16)
+                                g.c.regs[R_EDX] = (g.c.regs[R_EDX] & ~0xffffu) | (hi & 0xffff);
+                            else
+                                g.c.regs[R_EDX] = hi;
                         }
                     }
                     finish(&g);
@@ -369,8 +412,10 @@ static void gen_shifts(void) {
                         prefixes(&g, size, mem, false);
                         static const uint8_t base[3] = {0xD0, 0xD2, 0xC0};
                         emit(&g, (uint8_t)(base[form] + w_bit(size)));
-                        if (mem) modrm_mem(&g, d, 4);
-                        else modrm_reg(&g, d, (int)rndn(8));
+                        if (mem)
+                            modrm_mem(&g, d, 4);
+                        else
+                            modrm_reg(&g, d, (int)rndn(8));
                         g.c.regs[R_ECX] = count_val();
                         if (form == 2) emit(&g, (uint8_t)count_val());
                         finish(&g);
@@ -392,15 +437,18 @@ static void gen_shifts(void) {
                     uint32_t cnt = count_val();
                     if (size == 16 && (cnt & 31) > 16) cnt = rndn(17);
                     if (reg == R_ECX) reg = R_EDX;
-                    if (mem) modrm_mem(&g, reg, 4);
+                    if (mem)
+                        modrm_mem(&g, reg, 4);
                     else {
                         int rm = (int)rndn(8);
                         if (rm == R_ECX && !(ops[op] & 1)) rm = R_EBX;
                         modrm_reg(&g, reg, rm);
                         if (rm == R_ECX && size == 16 && (cnt & 31) > 16) cnt = 16;
                     }
-                    if (ops[op] & 1) g.c.regs[R_ECX] = (g.c.regs[R_ECX] & ~0xffu) | (cnt & 0xff);
-                    else emit(&g, (uint8_t)cnt);
+                    if (ops[op] & 1)
+                        g.c.regs[R_ECX] = (g.c.regs[R_ECX] & ~0xffu) | (cnt & 0xff);
+                    else
+                        emit(&g, (uint8_t)cnt);
                     finish(&g);
                 }
             }
@@ -426,7 +474,8 @@ static void gen_bits(void) {
                         uint32_t v = (uint32_t)off;
                         if (size == 16) v = (val32() & 0xffff0000u) | (v & 0xffff);
                         g.c.regs[reg] = v;
-                    } else modrm_reg(&g, reg, (int)rndn(8));
+                    } else
+                        modrm_reg(&g, reg, (int)rndn(8));
                     finish(&g);
                 }
                 uint8_t ba[2] = {0x0F, 0xBA};
@@ -506,7 +555,8 @@ static void gen_xchg_mov(void) {
             begin(&g);
             prefixes(&g, size, false, false);
             int k = (int)rndn(3);
-            if (k == 0 && size != 8) emit(&g, (uint8_t)(0x90 + 1 + rndn(7)));
+            if (k == 0 && size != 8)
+                emit(&g, (uint8_t)(0x90 + 1 + rndn(7)));
             else if (k == 1 || size == 8) {
                 emit(&g, (uint8_t)((size == 8 ? 0xB0 : 0xB8) + rndn(8)));
                 imm(&g, isz(size));
@@ -555,8 +605,10 @@ static void gen_lea(void) {
         int mod = (int)rndn(3), rm = (int)rndn(8), reg = (int)rndn(8);
         emit(&g, (uint8_t)(mod << 6 | reg << 3 | rm));
         if (a16) {
-            if (mod == 1) emit(&g, (uint8_t)rnd());
-            else if (mod == 2 || (mod == 0 && rm == 6)) emitn(&g, rnd(), 2);
+            if (mod == 1)
+                emit(&g, (uint8_t)rnd());
+            else if (mod == 2 || (mod == 0 && rm == 6))
+                emitn(&g, rnd(), 2);
         } else {
             int base = -1;
             if (rm == 4) {
@@ -564,16 +616,18 @@ static void gen_lea(void) {
                 emit(&g, sib);
                 base = sib & 7;
             }
-            if (mod == 1) emit(&g, (uint8_t)rnd());
-            else if (mod == 2 || (mod == 0 && (rm == 5 || base == 5))) emitn(&g, rnd(), 4);
+            if (mod == 1)
+                emit(&g, (uint8_t)rnd());
+            else if (mod == 2 || (mod == 0 && (rm == 5 || base == 5)))
+                emitn(&g, rnd(), 4);
         }
         finish(&g);
     }
 }
 
 static void gen_misc(void) {
-    static const uint8_t one[] = {0x98, 0x99, 0x9F, 0x9E, 0xF8, 0xF9, 0xF5, 0xFC, 0xFD,
-                                  0x37, 0x3F, 0x27, 0x2F, 0xD6};
+    static const uint8_t one[] = {0x98, 0x99, 0x9F, 0x9E, 0xF8, 0xF9, 0xF5,
+                                  0xFC, 0xFD, 0x37, 0x3F, 0x27, 0x2F, 0xD6};
     for (unsigned k = 0; k < sizeof one; k++)
         for (int i = 0; i < 2 * K; i++) {
             struct gen g;
@@ -624,7 +678,8 @@ static void gen_stack(void) {
                     modrm_mem(&g, 0, 4);
                     finish(&g);
                 }
-            } else t_modrm(&p8f, 1, size, 0, mem, false, 0, K);
+            } else
+                t_modrm(&p8f, 1, size, 0, mem, false, 0, K);
         }
         for (int i = 0; i < K; i++) {
             struct gen g;
@@ -660,8 +715,10 @@ static void gen_stack(void) {
             begin(&g);
             prefixes(&g, size, false, false);
             emit(&g, 0xC9);
-            g.c.regs[R_EBP] = (size == 16 ? (rnd() & 0xffff0000u) : 0) | (CONF_WIN_ADDR + 0x100 + 2 * rndn(64));
-            if (size == 16) g.c.regs[R_EBP] = (g.c.regs[R_ESP] & 0xffff0000u) | (g.c.regs[R_EBP] & 0xffff);
+            g.c.regs[R_EBP] =
+                (size == 16 ? (rnd() & 0xffff0000u) : 0) | (CONF_WIN_ADDR + 0x100 + 2 * rndn(64));
+            if (size == 16)
+                g.c.regs[R_EBP] = (g.c.regs[R_ESP] & 0xffff0000u) | (g.c.regs[R_EBP] & 0xffff);
             finish(&g);
         }
     }
@@ -685,19 +742,23 @@ static void gen_strings(void) {
                 for (int i = 0; i < K; i++) {
                     struct gen g;
                     begin(&g);
-                    if ((op == 0 || op == 2 || op == 3) && rndn(6) == 0) emit(&g, rndn(2) ? 0x26 : 0x36);
+                    if ((op == 0 || op == 2 || op == 3) && rndn(6) == 0)
+                        emit(&g, rndn(2) ? 0x26 : 0x36);
                     if (rep == 1) emit(&g, 0xF3);
                     if (rep == 2) emit(&g, 0xF2);
                     if (size == 16) emit(&g, 0x66);
                     emit(&g, (uint8_t)(ops[op] + w_bit(size)));
                     g.c.regs[R_ESI] = CONF_WIN_ADDR + 0x40 + rndn(0x100);
-                    g.c.regs[R_EDI] = rndn(3) ? CONF_WIN_ADDR + 0x40 + rndn(0x100) : g.c.regs[R_ESI] + 4 * rndn(3);
+                    g.c.regs[R_EDI] = rndn(3) ? CONF_WIN_ADDR + 0x40 + rndn(0x100)
+                                              : g.c.regs[R_ESI] + 4 * rndn(3);
                     if (rep) g.c.regs[R_ECX] = rndn(9);
                     if (op >= 3 && rndn(2)) { /* make equal runs for CMPS/SCAS */
-                        uint32_t s = g.c.regs[R_ESI] - CONF_WIN_ADDR, d = g.c.regs[R_EDI] - CONF_WIN_ADDR;
+                        uint32_t s = g.c.regs[R_ESI] - CONF_WIN_ADDR,
+                                 d = g.c.regs[R_EDI] - CONF_WIN_ADDR;
                         for (int b = -40; b < 40; b++)
                             if (rndn(8) && s + b < CONF_WIN_SIZE && d + b < CONF_WIN_SIZE)
-                                g.c.data[d + b] = op == 3 ? g.c.data[s + b] : (uint8_t)g.c.regs[R_EAX];
+                                g.c.data[d + b] =
+                                    op == 3 ? g.c.data[s + b] : (uint8_t)g.c.regs[R_EAX];
                         if (op == 4) g.c.regs[R_EAX] = 0x01010101u * (g.c.regs[R_EAX] & 0xff);
                     }
                     finish(&g);
@@ -830,9 +891,11 @@ static void generate(void) {
     gen_branches();
 }
 
-/* ---- native side ------------------------------------------------------------------------------ */
+/* ---- native side ------------------------------------------------------------------------------
+ */
 
-static int run_native(const char *runner, struct conf_result *res) {
+static int run_native(const char *runner, const struct conf_case *cases, size_t ncases,
+                      struct conf_result *res) {
     int in[2], out[2];
     if (pipe(in) != 0 || pipe(out) != 0) {
         perror("conformance: pipe");
@@ -843,7 +906,10 @@ static int run_native(const char *runner, struct conf_result *res) {
     if (rp == 0) {
         dup2(in[0], 0);
         dup2(out[1], 1);
-        close(in[0]); close(in[1]); close(out[0]); close(out[1]);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
         execl(runner, runner, (char *)NULL);
         perror("conformance: exec native runner");
         _exit(127);
@@ -854,8 +920,8 @@ static int run_native(const char *runner, struct conf_result *res) {
     if (wp < 0) return -1;
     if (wp == 0) {
         close(out[0]);
-        const uint8_t *p = (const uint8_t *)g_cases;
-        size_t left = g_ncases * sizeof *g_cases;
+        const uint8_t *p = (const uint8_t *)cases;
+        size_t left = ncases * sizeof *cases;
         while (left) {
             ssize_t w = write(in[1], p, left);
             if (w < 0) {
@@ -869,7 +935,7 @@ static int run_native(const char *runner, struct conf_result *res) {
     }
     close(in[1]);
     uint8_t *p = (uint8_t *)res;
-    size_t want = g_ncases * sizeof *res, got = 0;
+    size_t want = ncases * sizeof *res, got = 0;
     while (got < want) {
         ssize_t r = read(out[0], p + got, want - got);
         if (r < 0 && errno == EINTR) continue;
@@ -881,14 +947,15 @@ static int run_native(const char *runner, struct conf_result *res) {
     waitpid(wp, &st1, 0);
     waitpid(rp, &st2, 0);
     if (got != want || !WIFEXITED(st2) || WEXITSTATUS(st2) != 0) {
-        fprintf(stderr, "conformance: native runner failed (%zu of %zu bytes, status 0x%x)\n",
-                got, want, st2);
+        fprintf(stderr, "conformance: native runner failed (%zu of %zu bytes, status 0x%x)\n", got,
+                want, st2);
         return -1;
     }
     return 0;
 }
 
-/* ---- rrvm side -------------------------------------------------------------------------------- */
+/* ---- rrvm side --------------------------------------------------------------------------------
+ */
 
 static uint8_t g_zero[CONF_AREA_SIZE];
 
@@ -916,7 +983,8 @@ static void run_rrvm(struct machine *m, const struct conf_case *c, int block,
     memcpy(r->regs, m->cpu.gpr, sizeof r->regs);
     r->eflags = cpu_get_eflags(&m->cpu);
     if (rr == RUN_GUEST_FAULT) {
-        if (m->fault_vector == VEC_UD && (m->fault_eip == fall || (c->target && m->fault_eip == c->target))) {
+        if (m->fault_vector == VEC_UD &&
+            (m->fault_eip == fall || (c->target && m->fault_eip == c->target))) {
             r->fault = CONF_FAULT_NONE;
         } else {
             r->fault = m->fault_vector == VEC_DE || m->fault_vector == VEC_UD ? m->fault_vector
@@ -938,7 +1006,8 @@ static void run_rrvm(struct machine *m, const struct conf_case *c, int block,
     if (c->target) guest_write(m, c->target, zeros, 2);
 }
 
-/* ---- comparison -------------------------------------------------------------------------------- */
+/* ---- comparison --------------------------------------------------------------------------------
+ */
 
 static bool same(const struct conf_case *c, const struct cinfo *ci, const struct conf_result *a,
                  const struct conf_result *b, char *why, size_t whylen) {
@@ -976,11 +1045,36 @@ static bool same(const struct conf_case *c, const struct cinfo *ci, const struct
     return true;
 }
 
+/* True if an explicit register operand the instruction writes is also a base/index of one
+ * of its memory operands: the next copy would then address memory outside the window
+ * (nondeterministically, natively). Implicit updates (push/pop ESP, string ESI/EDI) are
+ * small steps and stay inside. */
+static bool addr_reg_written(const struct insn *in) {
+    for (int i = 0; i < in->zi.operand_count; i++) {
+        const ZydisDecodedOperand *w = &in->op[i];
+        if (w->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+            !(w->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) ||
+            w->visibility == ZYDIS_OPERAND_VISIBILITY_HIDDEN)
+            continue;
+        ZydisRegister wr =
+            ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, w->reg.value);
+        for (int j = 0; j < in->zi.operand_count; j++) {
+            const ZydisDecodedOperand *mo = &in->op[j];
+            if (mo->type != ZYDIS_OPERAND_TYPE_MEMORY) continue;
+            if (ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, mo->mem.base) ==
+                    wr ||
+                ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, mo->mem.index) == wr)
+                return true;
+        }
+    }
+    return false;
+}
+
 static void print_result(const char *who, const struct conf_result *r) {
     printf("    %-6s eax=%08x ecx=%08x edx=%08x ebx=%08x esp=%08x ebp=%08x esi=%08x edi=%08x\n"
            "           eflags=%08x eip=%08x fault=%d outside_dirty=%u\n",
-           who, r->regs[0], r->regs[1], r->regs[2], r->regs[3], r->regs[4], r->regs[5],
-           r->regs[6], r->regs[7], r->eflags, r->eip, r->fault, r->outside_dirty);
+           who, r->regs[0], r->regs[1], r->regs[2], r->regs[3], r->regs[4], r->regs[5], r->regs[6],
+           r->regs[7], r->eflags, r->eip, r->fault, r->outside_dirty);
 }
 
 static void describe(const struct conf_case *c, char *buf, size_t len) {
@@ -1003,16 +1097,24 @@ int main(int argc, char **argv) {
     bool native_only = false, verbose = false, no_fork = false, mutate = false;
     size_t max_cases = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--native-only")) native_only = true;
-        else if (!strcmp(argv[i], "--max") && i + 1 < argc) max_cases = strtoull(argv[++i], NULL, 0);
-        else if (!strcmp(argv[i], "--verbose")) verbose = true;
-        else if (!strcmp(argv[i], "--no-fork")) no_fork = true; /* debugging under gdb */
-        else if (!strcmp(argv[i], "--mutate")) mutate = true; /* self-test: every run must mismatch */
-        else if (!runner) runner = argv[i];
-        else seed = strtoull(argv[i], NULL, 0);
+        if (!strcmp(argv[i], "--native-only"))
+            native_only = true;
+        else if (!strcmp(argv[i], "--max") && i + 1 < argc)
+            max_cases = strtoull(argv[++i], NULL, 0);
+        else if (!strcmp(argv[i], "--verbose"))
+            verbose = true;
+        else if (!strcmp(argv[i], "--no-fork"))
+            no_fork = true; /* debugging under gdb */
+        else if (!strcmp(argv[i], "--mutate"))
+            mutate = true; /* self-test: every run must mismatch */
+        else if (!runner)
+            runner = argv[i];
+        else
+            seed = strtoull(argv[i], NULL, 0);
     }
     if (!runner) {
-        fprintf(stderr, "usage: conformance NATIVE_RUNNER [SEED] [--native-only] [--verbose] [--max N] [--no-fork] [--mutate]\n");
+        fprintf(stderr, "usage: conformance NATIVE_RUNNER [SEED] [--native-only] [--verbose] "
+                        "[--max N] [--no-fork] [--mutate]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -1031,7 +1133,7 @@ int main(int argc, char **argv) {
     size_t n = g_ncases;
     struct conf_result *nat = calloc(n, sizeof *nat);
     if (!nat) return 2;
-    if (run_native(runner, nat) != 0) return 2;
+    if (run_native(runner, g_cases, n, nat) != 0) return 2;
     unsigned long nfault[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++)
         nfault[nat[i].fault == CONF_FAULT_NONE ? 0 : nat[i].fault == CONF_FAULT_OTHER ? 2 : 1]++;
@@ -1045,20 +1147,83 @@ int main(int argc, char **argv) {
             printf("%-40s ", d);
             print_result("native", &nat[i]);
         }
+        free(nat);
+        free(g_cases);
+        free(g_info);
         return nfault[2] ? 1 : 0;
+    }
+
+    /* Block-size pass: three copies of each eligible instruction in one translated block
+     * (no control transfer, no fault, at most 5 bytes, and no flag input that the
+     * instruction itself may leave undefined), compared natively and in rrvm. */
+    size_t nsingle = n;
+    {
+        size_t cap = 2 * n;
+        g_cases = realloc(g_cases, cap * sizeof *g_cases);
+        g_info = realloc(g_info, cap * sizeof *g_info);
+        if (!g_cases || !g_info) return 2;
+        size_t nt = 0;
+        g_conservative = true;
+        for (size_t i = 0; i < nsingle; i++) {
+            const struct conf_case *c = &g_cases[i];
+            if (c->target || nat[i].fault != CONF_FAULT_NONE || c->len > 5) continue;
+            if (g_info[i].mask_val) continue; /* PUSHF: only one masked dword */
+            struct insn in;
+            if (insn_decode(&in, c->code, c->len, CONF_CODE_ADDR) != 0) continue;
+            if (in.zi.meta.category == ZYDIS_CATEGORY_COND_BR ||
+                in.zi.meta.category == ZYDIS_CATEGORY_UNCOND_BR ||
+                in.zi.meta.category == ZYDIS_CATEGORY_CALL ||
+                in.zi.meta.category == ZYDIS_CATEGORY_RET)
+                continue;
+            if (in.zi.cpu_flags && (in.zi.cpu_flags->tested & in.zi.cpu_flags->undefined)) continue;
+            if (in.zi.mnemonic == ZYDIS_MNEMONIC_LEAVE || in.zi.mnemonic == ZYDIS_MNEMONIC_ENTER)
+                continue; /* the next copy would use a frame pointer loaded from data */
+            if (addr_reg_written(&in)) continue;
+            struct gen g;
+            memset(&g, 0, sizeof g);
+            g.c = *c;
+            for (int k = 0; k < 3; k++)
+                memcpy(g.c.code + k * c->len, c->code, c->len);
+            g.n = c->len; /* flag_mask decodes the first copy */
+            g.ci = g_info[i];
+            g.ci.flagmask = flag_mask(&g);
+            g.c.len = 3 * c->len;
+            g_cases[nsingle + nt] = g.c;
+            g_info[nsingle + nt] = g.ci;
+            nt++;
+        }
+        g_conservative = false;
+        nat = realloc(nat, (nsingle + nt) * sizeof *nat);
+        if (!nat || run_native(runner, g_cases + nsingle, nt, nat + nsingle) != 0) return 2;
+        /* drop triples that leave the data window natively (a changed base register) */
+        size_t keep = 0;
+        for (size_t j = 0; j < nt; j++) {
+            const struct conf_result *r = &nat[nsingle + j];
+            if (r->fault != CONF_FAULT_NONE || r->outside_dirty) continue;
+            g_cases[nsingle + keep] = g_cases[nsingle + j];
+            g_info[nsingle + keep] = g_info[nsingle + j];
+            nat[nsingle + keep] = nat[nsingle + j];
+            keep++;
+        }
+        g_ncases = n = nsingle + keep;
+        printf("conformance: %zu three-copy block cases (of %zu eligible)\n", keep, nt);
     }
 
     /* rrvm runs in a forked worker with a per-case watchdog, so that a translator crash or
      * hang costs one case, not the suite. Results go to shared memory. Run index
      * k = pass * n + case. After three crashes/hangs of one mnemonic, the worker skips the
      * rest of that mnemonic (counted as mismatches). */
-    static const int blocks[2] = {1, 0};
-    size_t total = 2 * n;
-    struct conf_result *rres = mmap(NULL, total * sizeof *rres, PROT_READ | PROT_WRITE,
-                                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    /* run k: k < nsingle: case k at block size 1; else case k - nsingle at the default
+     * block size (the single cases again, then the triples) */
+    size_t total = nsingle + n;
+#define CASE_OF(k) ((k) < nsingle ? (k) : (k)-nsingle)
+#define BLOCK_OF(k) ((k) < nsingle ? 1 : 0)
+    struct conf_result *rres =
+        mmap(NULL, total * sizeof *rres, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     uint8_t *skip = mmap(NULL, total + sizeof(size_t), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    char (*errs)[96] = mmap(NULL, total * 96, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    char(*errs)[96] =
+        mmap(NULL, total * 96, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     size_t *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (rres == MAP_FAILED || skip == MAP_FAILED || progress == MAP_FAILED || errs == MAP_FAILED) {
         perror("conformance: mmap");
@@ -1073,8 +1238,10 @@ int main(int argc, char **argv) {
         if (nworker_deaths >= 10 && !any_completed) {
             /* rrvm does not get through a single case: do not wait for every watchdog */
             printf("conformance: rrvm crashed or hung on the first %lu runs attempted and "
-                   "completed none; the remaining runs are not attempted\n", nworker_deaths);
-            for (size_t j = start; j < total; j++) skip[j] = 1;
+                   "completed none; the remaining runs are not attempted\n",
+                   nworker_deaths);
+            for (size_t j = start; j < total; j++)
+                skip[j] = 1;
             for (size_t j = start; j < total; j++) {
                 memset(&rres[j], 0, sizeof rres[j]);
                 rres[j].fault = 2000;
@@ -1103,7 +1270,7 @@ int main(int argc, char **argv) {
                 }
                 struct itimerval it = {{0, 0}, {0, no_fork ? 0 : 250000}};
                 setitimer(ITIMER_REAL, &it, NULL);
-                run_rrvm(m, &g_cases[k % n], blocks[k / n], &rres[k]);
+                run_rrvm(m, &g_cases[CASE_OF(k)], BLOCK_OF(k), &rres[k]);
                 if (mutate) rres[k].regs[k % 8] ^= 1u << (k % 32);
                 if (rres[k].fault == 1000 + RUN_MONITOR_ERROR) {
                     snprintf(errs[k], sizeof errs[k], "%.95s", m->error);
@@ -1127,10 +1294,14 @@ int main(int argc, char **argv) {
         if (k > start) any_completed = true;
         nworker_deaths++;
         memset(&rres[k], 0, sizeof rres[k]);
-        rres[k].fault = WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM ? 3000 : 4000 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+        rres[k].fault = WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM
+                            ? 3000
+                            : 4000 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
         struct insn in;
-        const char *mn = insn_decode(&in, g_cases[k % n].code, g_cases[k % n].len, CONF_CODE_ADDR) == 0
-                             ? ZydisMnemonicGetString(in.zi.mnemonic) : "(invalid)";
+        const char *mn =
+            insn_decode(&in, g_cases[CASE_OF(k)].code, g_cases[CASE_OF(k)].len, CONF_CODE_ADDR) == 0
+                ? ZydisMnemonicGetString(in.zi.mnemonic)
+                : "(invalid)";
         int s;
         for (s = 0; s < ncrashes; s++)
             if (!strcmp(crashes[s].name, mn)) break;
@@ -1138,7 +1309,8 @@ int main(int argc, char **argv) {
         if (s < ncrashes && ++crashes[s].n == 3) {
             for (size_t j = k + 1; j < total; j++) {
                 struct insn jn;
-                if (insn_decode(&jn, g_cases[j % n].code, g_cases[j % n].len, CONF_CODE_ADDR) == 0 &&
+                if (insn_decode(&jn, g_cases[CASE_OF(j)].code, g_cases[CASE_OF(j)].len,
+                                CONF_CODE_ADDR) == 0 &&
                     jn.zi.mnemonic == in.zi.mnemonic)
                     skip[j] = 1;
             }
@@ -1148,17 +1320,19 @@ int main(int argc, char **argv) {
     if (nworker_deaths) {
         printf("rrvm crashed or hung (fault 3000 = 0.25 s watchdog, 4000+N = signal N) %lu times:",
                nworker_deaths);
-        for (int s = 0; s < ncrashes; s++) printf(" %s=%lu", crashes[s].name, crashes[s].n);
+        for (int s = 0; s < ncrashes; s++)
+            printf(" %s=%lu", crashes[s].name, crashes[s].n);
         printf("\n(after 3 crashes/hangs the rest of a mnemonic is not run: fault 2000)\n");
     }
 
     unsigned long runs = 0, bad = 0, printed = 0;
     static struct mstat stats[512];
     int nstats = 0;
-    for (int b = 0; b < 2; b++) {
-        for (size_t i = 0; i < n; i++) {
+    {
+        for (size_t k = 0; k < total; k++) {
+            size_t i = CASE_OF(k);
             const struct conf_case *c = &g_cases[i];
-            const struct conf_result *rv = &rres[b * n + i];
+            const struct conf_result *rv = &rres[k];
             runs++;
             char why[96];
             if (same(c, &g_info[i], &nat[i], rv, why, sizeof why)) continue;
@@ -1175,17 +1349,24 @@ int main(int argc, char **argv) {
             if (s == nstats && nstats < 512) snprintf(stats[nstats++].name, 32, "%s", mn);
             if (s < nstats) stats[s].n++;
             /* the first three mismatches of each mnemonic, at most 300 in all */
-            if ((rv->fault != 2000 && s < nstats && stats[s].n <= 3 && printed++ < 300) || verbose) {
-                printf("MISMATCH case %zu (block size %d): %s  [", i, blocks[b], d);
-                for (unsigned k = 0; k < c->len; k++) printf("%s%02x", k ? " " : "", c->code[k]);
+            if ((rv->fault != 2000 && s < nstats && stats[s].n <= 3 && printed++ < 300) ||
+                verbose) {
+                printf("MISMATCH case %zu (%s): %s  [", i,
+                       i >= nsingle  ? "3 copies, default block size"
+                       : BLOCK_OF(k) ? "block size 1"
+                                     : "default block size",
+                       d);
+                for (unsigned k = 0; k < c->len; k++)
+                    printf("%s%02x", k ? " " : "", c->code[k]);
                 printf("]: %s\n", why);
-                printf("    input  eax=%08x ecx=%08x edx=%08x ebx=%08x esp=%08x ebp=%08x esi=%08x edi=%08x\n"
+                printf("    input  eax=%08x ecx=%08x edx=%08x ebx=%08x esp=%08x ebp=%08x esi=%08x "
+                       "edi=%08x\n"
                        "           eflags=%08x target=%08x\n",
                        c->regs[0], c->regs[1], c->regs[2], c->regs[3], c->regs[4], c->regs[5],
                        c->regs[6], c->regs[7], c->eflags, c->target);
                 print_result("native", &nat[i]);
                 print_result("rrvm", rv);
-                if (errs[b * n + i][0]) printf("    rrvm error: %s\n", errs[b * n + i]);
+                if (errs[k][0]) printf("    rrvm error: %s\n", errs[k]);
             }
         }
     }
@@ -1193,13 +1374,22 @@ int main(int argc, char **argv) {
         printf("(fault codes: -1 none, 0 #DE, 6 #UD, 255 other, 1000+N machine_run returned N, "
                "2000 not run, 3000 rrvm hung, 4000+N rrvm died of signal N)\n");
         printf("mismatches by mnemonic:");
-        for (int s = 0; s < nstats; s++) printf(" %s=%lu", stats[s].name, stats[s].n);
+        for (int s = 0; s < nstats; s++)
+            printf(" %s=%lu", stats[s].name, stats[s].n);
         printf("\n");
     }
-    printf("conformance: %zu cases (%lu runs at block sizes 1 and default), %lu mismatches\n", n,
-           runs, bad);
-    if (n < 100000) {
-        printf("conformance: too few cases (%zu < 100000)\n", n);
+    printf("conformance: %zu cases (%zu single-instruction cases at block sizes 1 and default, "
+           "%zu three-copy blocks; %lu runs), %lu mismatches\n",
+           n, nsingle, n - nsingle, runs, bad);
+    free(nat);
+    free(g_cases);
+    free(g_info);
+    munmap(rres, total * sizeof *rres);
+    munmap(skip, total + sizeof(size_t));
+    munmap(errs, total * 96);
+    munmap(progress, 4096);
+    if (nsingle < 100000) {
+        printf("conformance: too few cases (%zu < 100000)\n", nsingle);
         return 1;
     }
     return bad ? 1 : 0;

@@ -91,11 +91,13 @@ int main(int argc, char **argv) {
     unsigned long both = 0, only_zydis = 0, only_cs = 0, tolerated = 0, bad = 0;
     uint8_t buf[15];
     for (unsigned long i = 0; i < count; i++) {
-        for (int k = 0; k < 15; k++) buf[k] = (uint8_t)rnd();
+        for (int k = 0; k < 15; k++)
+            buf[k] = (uint8_t)rnd();
         /* bias towards common one- and two-byte opcodes with prefixes now and then */
         if (rnd() % 4 == 0) buf[0] = 0x0F;
         if (rnd() % 8 == 0) {
-            static const uint8_t pfx[] = {0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E, 0x3E, 0x26, 0x36, 0x64, 0x65};
+            static const uint8_t pfx[] = {0x66, 0x67, 0xF2, 0xF3, 0xF0, 0x2E,
+                                          0x3E, 0x26, 0x36, 0x64, 0x65};
             memmove(buf + 1, buf, 14);
             buf[0] = pfx[rnd() % sizeof pfx];
         }
@@ -120,9 +122,10 @@ int main(int argc, char **argv) {
                 ZydisFormatterFormatInstruction(&fmt, &zi, zo, zi.operand_count_visible, text,
                                                 sizeof text, 0x1000, NULL);
                 printf("DISAGREE [");
-                for (int k = 0; k < 15; k++) printf("%s%02x", k ? " " : "", buf[k]);
-                printf("] zydis %u (%s, map %d opcode %02x) capstone %u (%s %s)\n", zi.length,
-                       text, (int)zi.opcode_map, zi.opcode, ci->size, ci->mnemonic, ci->op_str);
+                for (int k = 0; k < 15; k++)
+                    printf("%s%02x", k ? " " : "", buf[k]);
+                printf("] zydis %u (%s, map %d opcode %02x) capstone %u (%s %s)\n", zi.length, text,
+                       (int)zi.opcode_map, zi.opcode, ci->size, ci->mnemonic, ci->op_str);
             }
         } else if (zok) {
             only_zydis++;

@@ -63,8 +63,7 @@ static void put_stub(uint8_t *p, uint32_t at) {
 int main(void) {
     uint8_t *data = mmap((void *)CONF_DATA_ADDR, CONF_AREA_SIZE, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-    uint8_t *code = mmap((void *)CONF_CODE_AREA, CONF_AREA_SIZE,
-                         PROT_READ | PROT_WRITE | PROT_EXEC,
+    uint8_t *code = mmap((void *)CONF_CODE_AREA, CONF_AREA_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (data == MAP_FAILED || code == MAP_FAILED) {
         perror("native_runner: mmap");
@@ -84,7 +83,8 @@ int main(void) {
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     int sigs[] = {SIGFPE, SIGSEGV, SIGILL, SIGBUS, SIGTRAP};
-    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++) sigaction(sigs[i], &sa, NULL);
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
 
     static struct conf_case c;
     static struct conf_result r;
