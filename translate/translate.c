@@ -38,6 +38,7 @@ struct stub {
     uint8_t *site_rel32;
     uint32_t eip;
     uint32_t reason;
+    int32_t budget_refund; /* added back to r11 before exiting (budget-check exits) */
 };
 
 struct tstate {
@@ -240,7 +241,7 @@ static void add_stub(struct tstate *t, uint8_t *site, uint32_t eip, uint32_t rea
         t->e.overflow = true;
         return;
     }
-    t->stubs[t->nstubs++] = (struct stub){site, eip, reason};
+    t->stubs[t->nstubs++] = (struct stub){site, eip, reason, 0};
 }
 
 static void emit_stubs(struct tstate *t) {
@@ -248,6 +249,9 @@ static void emit_stubs(struct tstate *t) {
     for (int i = 0; i < t->nstubs; i++) {
         struct stub *s = &t->stubs[i];
         uint8_t *here = e->p;
+        if (s->budget_refund)
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
+                  op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, s->budget_refund, 0));
         emit_store_ctx32(e, CPU_OFF_EIP, s->eip);
         emit_store_ctx32(e, CPU_OFF_EXIT_REASON, s->reason);
         emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8),
@@ -272,11 +276,10 @@ static void emit_budget(struct tstate *t, uint32_t eip, uint32_t n) {
     emit_xchg_r10_rcx(e);
     uint8_t *ok = emit_jrcxz8(e);
     emit_xchg_r10_rcx(e);
-    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R11),
-          op_mem(ZYDIS_REGISTER_R11, ZYDIS_REGISTER_NONE, 0, (int32_t)n, 0));
-    emit_store_ctx32(e, CPU_OFF_EIP, eip);
-    emit_store_ctx32(e, CPU_OFF_EXIT_REASON, EXIT_BUDGET);
-    emit_jump_exit(e);
+    /* out of line: the exit stub gives the n instructions back and exits at eip */
+    uint8_t *site = emit_jmp32(e);
+    add_stub(t, site, eip, EXIT_BUDGET);
+    if (t->nstubs > 0) t->stubs[t->nstubs - 1].budget_refund = (int32_t)n;
     if (ok && !e->overflow) set_rel8(ok, e->p);
     emit_xchg_r10_rcx(e);
 }
