@@ -22,7 +22,7 @@ if [[ -z "$kernel" || ! -f "$kernel" ]]; then
   exit 1
 fi
 
-cmd=(build/rrvm run -kernel "$kernel" --stats -append "console=ttyS0 hello from rrvm")
+cmd=(timeout 120 build/rrvm run -kernel "$kernel" --stats -append "console=ttyS0 hello from rrvm")
 echo "run-demo: $(printf '%q ' "${cmd[@]}")"
 status=0
 "${cmd[@]}" || status=$?
