@@ -16,7 +16,7 @@ struct uart16550 {
     uint8_t msr; /* modem status */
     uint8_t scr; /* scratch */
     uint16_t divisor;
-    FILE *out;   /* where transmitted bytes go (NULL: dropped) */
+    FILE *out; /* where transmitted bytes go (NULL: dropped) */
 };
 
 void uart16550_init(struct uart16550 *u, FILE *out);

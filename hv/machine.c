@@ -25,8 +25,7 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
     }
     m->ram_size = ram_mb << 20;
     m->ram = reserve_4g_aligned(RAM_RESERVE);
-    if (!m->ram ||
-        mprotect(m->ram, m->ram_size, PROT_READ | PROT_WRITE) != 0) {
+    if (!m->ram || mprotect(m->ram, m->ram_size, PROT_READ | PROT_WRITE) != 0) {
         snprintf(err, errlen, "cannot map %u MiB of guest RAM", ram_mb);
         unreserve_4g_aligned(m->ram, RAM_RESERVE);
         free(m);
@@ -42,7 +41,8 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
     }
     m->cpu.tlb = (uint64_t)(uintptr_t)m->tlb;
     m->cpu.jcache = (uint64_t)(uintptr_t)m->tc->jcache;
-    for (int i = 0; i < 6; i++) m->cpu.seg[i] = (struct segcache){0, 0, 0xffffffffu, 0};
+    for (int i = 0; i < 6; i++)
+        m->cpu.seg[i] = (struct segcache){0, 0, 0xffffffffu, 0};
     cpu_set_eflags(&m->cpu, 0);
     m->serial_out = stdout;
     uart16550_init(&m->com1, stdout);

@@ -30,11 +30,11 @@ enum {
 
 /* Why machine_run() returned. */
 enum run_result {
-    RUN_EXIT_DEVICE,    /* guest wrote to isa-debug-exit: status in machine.exit_status */
-    RUN_ICOUNT_LIMIT,   /* --icount-limit reached */
-    RUN_GUEST_FAULT,    /* unhandled guest exception: machine.fault_* describe it */
-    RUN_HALTED,         /* HLT with interrupts disabled: nothing can wake the guest */
-    RUN_MONITOR_ERROR,  /* monitor could not continue (message in machine.error) */
+    RUN_EXIT_DEVICE,   /* guest wrote to isa-debug-exit: status in machine.exit_status */
+    RUN_ICOUNT_LIMIT,  /* --icount-limit reached */
+    RUN_GUEST_FAULT,   /* unhandled guest exception: machine.fault_* describe it */
+    RUN_HALTED,        /* HLT with interrupts disabled: nothing can wake the guest */
+    RUN_MONITOR_ERROR, /* monitor could not continue (message in machine.error) */
 };
 
 struct run_stats {
@@ -47,7 +47,7 @@ struct run_stats {
     uint64_t callouts_priv;
     uint64_t callouts_helper;
     uint64_t tlb_misses;
-    uint64_t invalidations; /* CCFs thrown away because their code page was written */
+    uint64_t invalidations;         /* CCFs thrown away because their code page was written */
     uint64_t insns_translated_code; /* executed guest instructions run as host code */
     uint64_t insns_helpers;         /* executed guest instructions run by C helpers */
 };
@@ -55,7 +55,7 @@ struct run_stats {
 struct tc;
 
 struct machine {
-    uint8_t *ram;       /* guest-physical 0 .. ram_size-1, inside a 4 GiB + guard reservation */
+    uint8_t *ram; /* guest-physical 0 .. ram_size-1, inside a 4 GiB + guard reservation */
     uint32_t ram_size;
     struct cpu cpu;
 
@@ -63,8 +63,8 @@ struct machine {
     FILE *serial_out;
 
     struct tc *tc;
-    int64_t *tlb;       /* soft TLB: addend per guest page (read half, then write half) */
-    uint8_t *guard;     /* 4 GiB + 64 KiB PROT_NONE: where soft-TLB misses land */
+    int64_t *tlb;        /* soft TLB: addend per guest page (read half, then write half) */
+    uint8_t *guard;      /* 4 GiB + 64 KiB PROT_NONE: where soft-TLB misses land */
     uint8_t *code_pages; /* per guest-physical page: number of CCFs translated from it (sat.) */
 
     uint64_t icount_limit; /* 0 = none */

@@ -92,7 +92,8 @@ static enum run_result guest_fault(struct machine *m, int vector, uint32_t error
 }
 
 static enum run_result monitor_error(struct machine *m) {
-    if (!m->error[0]) snprintf(m->error, sizeof m->error, "translation failed at eip=0x%08x", m->cpu.eip);
+    if (!m->error[0])
+        snprintf(m->error, sizeof m->error, "translation failed at eip=0x%08x", m->cpu.eip);
     return RUN_MONITOR_ERROR;
 }
 
@@ -125,18 +126,25 @@ static int emulate_io(struct machine *m, const struct insn *in) {
     unsigned size = z->operand_width / 8;
     m->stats.callouts_io++;
     if (z->mnemonic == ZYDIS_MNEMONIC_IN) {
-        uint16_t port = in->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)in->op[1].imm.value.u
-                                                                      : (uint16_t)cpu->gpr[R_EDX];
+        uint16_t port = in->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
+                            ? (uint16_t)in->op[1].imm.value.u
+                            : (uint16_t)cpu->gpr[R_EDX];
         uint32_t v = ioport_read(m, port, size);
-        if (size == 1) cpu->gpr[R_EAX] = (cpu->gpr[R_EAX] & ~0xffu) | (v & 0xff);
-        else if (size == 2) cpu->gpr[R_EAX] = (cpu->gpr[R_EAX] & ~0xffffu) | (v & 0xffff);
-        else cpu->gpr[R_EAX] = v;
+        if (size == 1)
+            cpu->gpr[R_EAX] = (cpu->gpr[R_EAX] & ~0xffu) | (v & 0xff);
+        else if (size == 2)
+            cpu->gpr[R_EAX] = (cpu->gpr[R_EAX] & ~0xffffu) | (v & 0xffff);
+        else
+            cpu->gpr[R_EAX] = v;
     } else {
-        uint16_t port = in->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)in->op[0].imm.value.u
-                                                                      : (uint16_t)cpu->gpr[R_EDX];
+        uint16_t port = in->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
+                            ? (uint16_t)in->op[0].imm.value.u
+                            : (uint16_t)cpu->gpr[R_EDX];
         uint32_t v = cpu->gpr[R_EAX];
-        if (size == 1) v &= 0xff;
-        else if (size == 2) v &= 0xffff;
+        if (size == 1)
+            v &= 0xff;
+        else if (size == 2)
+            v &= 0xffff;
         ioport_write(m, port, size, v);
     }
     cpu->eip += z->length;
@@ -162,7 +170,8 @@ static int emulate_insn(struct machine *m, enum run_result *stop) {
     case ZYDIS_MNEMONIC_INT1: return VEC_DB + 1;
     case ZYDIS_MNEMONIC_INT:
         /* No IDT delivery yet: a software interrupt is reported like an exception. */
-        snprintf(m->error, sizeof m->error, "guest INT 0x%02x at eip=0x%08x icount=%llu: "
+        snprintf(m->error, sizeof m->error,
+                 "guest INT 0x%02x at eip=0x%08x icount=%llu: "
                  "interrupt delivery is not implemented yet",
                  (unsigned)in.op[0].imm.value.u, cpu->eip, (unsigned long long)cpu->icount);
         return -1;
@@ -214,8 +223,10 @@ static int emulate_insn(struct machine *m, enum run_result *stop) {
             int idx = ZydisRegisterGetId(s->reg.value);
             int r = ZydisRegisterGetId(d->reg.value) & 7;
             uint16_t sel = idx >= 0 && idx < 6 ? cpu->seg[idx].sel : 0;
-            if (z->operand_width == 16) cpu->gpr[r] = (cpu->gpr[r] & 0xffff0000u) | sel;
-            else cpu->gpr[r] = sel;
+            if (z->operand_width == 16)
+                cpu->gpr[r] = (cpu->gpr[r] & 0xffff0000u) | sel;
+            else
+                cpu->gpr[r] = sel;
             cpu->eip += z->length;
             return 0;
         }
@@ -265,8 +276,10 @@ static int handle_fault(struct machine *m, enum run_result *stop) {
     uint64_t guard = (uint64_t)(uintptr_t)m->guard, ram = (uint64_t)(uintptr_t)m->ram;
     uint64_t span = (1ull << 32) + 65536;
     uint32_t ea;
-    if (a >= guard && a < guard + span) ea = (uint32_t)(a - guard);
-    else if (a >= ram && a < ram + span) ea = (uint32_t)(a - ram);
+    if (a >= guard && a < guard + span)
+        ea = (uint32_t)(a - guard);
+    else if (a >= ram && a < ram + span)
+        ea = (uint32_t)(a - ram);
     else {
         snprintf(m->error, sizeof m->error, "host fault at %#llx in translated code at eip=0x%08x",
                  (unsigned long long)a, cpu->eip);
@@ -350,7 +363,8 @@ enum run_result machine_run(struct machine *m) {
              * translation may have flushed the TC, taking the source with it) */
             if (!c->oneshot && !c->dead && m->tc->nccfs > 0 &&
                 (uint8_t *)(uintptr_t)cpu->exit_site >= m->tc->code &&
-                (uint8_t *)(uintptr_t)cpu->exit_site < m->tc->code_used && tc_lookup(m->tc, c->eip) == c) {
+                (uint8_t *)(uintptr_t)cpu->exit_site < m->tc->code_used &&
+                tc_lookup(m->tc, c->eip) == c) {
                 tc_chain(m->tc, (uint8_t *)(uintptr_t)cpu->exit_site, target);
                 m->stats.chained_exits++;
             }
@@ -374,9 +388,7 @@ enum run_result machine_run(struct machine *m) {
                 if (stop == RUN_HALTED) stopped = true;
             }
             break;
-        case EXIT_FAULT:
-            r = handle_fault(m, &stop);
-            break;
+        case EXIT_FAULT: r = handle_fault(m, &stop); break;
         default:
             snprintf(m->error, sizeof m->error, "unknown CCF exit %u at eip=0x%08x", reason,
                      cpu->eip);

@@ -44,7 +44,8 @@ void softtlb_free(struct machine *m) {
 
 void softtlb_flush(struct machine *m) {
     int64_t g = (int64_t)(uintptr_t)m->guard;
-    for (uint32_t i = 0; i < 2 * TLB_PAGES; i++) m->tlb[i] = g;
+    for (uint32_t i = 0; i < 2 * TLB_PAGES; i++)
+        m->tlb[i] = g;
 }
 
 bool softtlb_fill(struct machine *m, uint32_t vpn, bool write) {

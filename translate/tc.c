@@ -36,7 +36,8 @@ struct tc *tc_create(uint32_t guest_pages) {
         return NULL;
     }
     memset(tc->page_head, 0xff, sizeof(int32_t) * guest_pages);
-    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++) tc->jcache[i].neg_eip = 1;
+    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
+        tc->jcache[i].neg_eip = 1;
     return tc;
 }
 
@@ -68,9 +69,12 @@ struct ccf *tc_find_host(struct tc *tc, const uint8_t *pc, struct ccf *oneshot) 
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
         struct ccf *c = &tc->ccfs[mid];
-        if (pc < c->host) hi = mid;
-        else if (pc >= c->host + c->host_len) lo = mid + 1;
-        else return c;
+        if (pc < c->host)
+            hi = mid;
+        else if (pc >= c->host + c->host_len)
+            lo = mid + 1;
+        else
+            return c;
     }
     return NULL;
 }
@@ -79,8 +83,10 @@ const struct ccf_meta *ccf_meta_at(const struct ccf *c, const uint8_t *pc) {
     uint32_t off = (uint32_t)(pc - c->host);
     const struct ccf_meta *best = NULL;
     for (uint32_t i = 0; i < c->nmeta; i++) {
-        if (c->meta[i].host_off <= off) best = &c->meta[i];
-        else break;
+        if (c->meta[i].host_off <= off)
+            best = &c->meta[i];
+        else
+            break;
     }
     return best;
 }
@@ -130,10 +136,12 @@ static void ccf_kill(struct tc *tc, struct ccf *c) {
     if (c->dead) return;
     c->dead = true;
     /* Unchain every jump into c: it goes back to its exit stub. */
-    for (struct ccf_link *l = c->incoming; l; l = l->next) put_rel32(l->rel32, l->stub);
+    for (struct ccf_link *l = c->incoming; l; l = l->next)
+        put_rel32(l->rel32, l->stub);
     c->incoming = NULL;
     struct ccf **pp = &tc->hash[hash_eip(c->eip)];
-    while (*pp && *pp != c) pp = &(*pp)->hnext;
+    while (*pp && *pp != c)
+        pp = &(*pp)->hnext;
     if (*pp) *pp = c->hnext;
     struct jcache_entry *e = &tc->jcache[c->eip & (JCACHE_ENTRIES - 1)];
     if (e->host == (uint64_t)(uintptr_t)c->host) e->neg_eip = 1;
@@ -169,7 +177,8 @@ void tc_flush(struct machine *m) {
     memset(tc->hash, 0, sizeof tc->hash);
     memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
     memset(m->code_pages, 0, tc->npages);
-    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++) tc->jcache[i].neg_eip = 1;
+    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
+        tc->jcache[i].neg_eip = 1;
     softtlb_flush(m);
     m->stats.tc_flushes++;
 }

@@ -10,29 +10,29 @@ struct machine;
 
 /* Maps a range of host code in a CCF back to one guest instruction. */
 struct ccf_meta {
-    uint32_t host_off;  /* offset of the instruction's first host byte from ccf.host */
-    uint32_t eip;       /* guest eip of the instruction */
-    uint16_t index;     /* instructions of the CCF retired before this one */
-    int8_t fixup_reg;   /* guest register temporarily borrowed (value in r10), or -1 */
+    uint32_t host_off; /* offset of the instruction's first host byte from ccf.host */
+    uint32_t eip;      /* guest eip of the instruction */
+    uint16_t index;    /* instructions of the CCF retired before this one */
+    int8_t fixup_reg;  /* guest register temporarily borrowed (value in r10), or -1 */
 };
 
 /* A patched jump into a CCF, so that invalidating the target can unchain it. */
 struct ccf_link {
-    uint8_t *rel32;     /* the rel32 field of the jump in the source CCF */
-    uint8_t *stub;      /* where it jumped before being chained (its exit stub) */
+    uint8_t *rel32; /* the rel32 field of the jump in the source CCF */
+    uint8_t *stub;  /* where it jumped before being chained (its exit stub) */
     struct ccf_link *next;
 };
 
 struct ccf {
-    uint32_t eip, end_eip;  /* guest bytes [eip, end_eip) */
-    uint32_t page[2];       /* guest pages covered (page[1] == page[0] if one) */
-    uint8_t *host;          /* entry point */
+    uint32_t eip, end_eip; /* guest bytes [eip, end_eip) */
+    uint32_t page[2];      /* guest pages covered (page[1] == page[0] if one) */
+    uint8_t *host;         /* entry point */
     uint32_t host_len;
-    uint16_t ninsns;        /* instructions charged to the budget on entry */
+    uint16_t ninsns; /* instructions charged to the budget on entry */
     bool dead;
-    bool oneshot;           /* not registered: run once and discard */
-    struct ccf *hnext;      /* hash chain */
-    int32_t pnext[2];       /* per-page list (index into tc.ccfs, -1 = end) */
+    bool oneshot;      /* not registered: run once and discard */
+    struct ccf *hnext; /* hash chain */
+    int32_t pnext[2];  /* per-page list (index into tc.ccfs, -1 = end) */
     struct ccf_link *incoming;
     struct ccf_meta *meta;
     uint32_t nmeta;
@@ -51,12 +51,12 @@ struct jcache_entry {
 };
 
 struct tc {
-    uint8_t *code, *code_end, *code_used;   /* RWX arena */
-    uint8_t *scratch;                       /* 64 KiB for one-shot CCFs */
+    uint8_t *code, *code_end, *code_used; /* RWX arena */
+    uint8_t *scratch;                     /* 64 KiB for one-shot CCFs */
     struct ccf *ccfs;
     uint32_t nccfs;
     struct ccf *hash[TC_HASH_BUCKETS];
-    int32_t *page_head;                     /* per guest page: first CCF index, -1 = none */
+    int32_t *page_head; /* per guest page: first CCF index, -1 = none */
     uint32_t npages;
     struct ccf_meta *meta;
     uint32_t nmeta, maxmeta;

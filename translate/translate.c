@@ -29,8 +29,8 @@ extern char ccf_exit[];
 
 struct emitter {
     uint8_t *start, *p, *end;
-    bool overflow;       /* ran out of TC space */
-    bool encode_failed;  /* the encoder refused a request (a translator bug) */
+    bool overflow;      /* ran out of TC space */
+    bool encode_failed; /* the encoder refused a request (a translator bug) */
 };
 
 /* A pending exit stub: the rel32 at site must be pointed at it once it is emitted. */
@@ -120,8 +120,8 @@ static void emit2(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a,
     emit_req(e, &r);
 }
 
-static void emit3(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a,
-                  ZydisEncoderOperand b, ZydisEncoderOperand c) {
+static void emit3(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a, ZydisEncoderOperand b,
+                  ZydisEncoderOperand c) {
     ZydisEncoderRequest r;
     memset(&r, 0, sizeof r);
     r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
@@ -256,8 +256,8 @@ static void emit_stubs(struct tstate *t) {
         emit_store_ctx32(e, CPU_OFF_EXIT_REASON, s->reason);
         emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8),
               op_imm((int64_t)(uintptr_t)s->site_rel32));
-        emit2(e, ZYDIS_MNEMONIC_MOV, op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0,
-                                            CPU_OFF_EXIT_SITE, 8),
+        emit2(e, ZYDIS_MNEMONIC_MOV,
+              op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EXIT_SITE, 8),
               op_reg(ZYDIS_REGISTER_R8));
         emit_jump_exit(e);
         if (!e->overflow) set_rel32(s->site_rel32, here);
@@ -337,40 +337,93 @@ static enum tclass classify(const struct insn *in) {
         return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
     if (z->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && z->opcode >= 0xa4 && z->opcode <= 0xaf &&
         z->opcode != 0xa8 && z->opcode != 0xa9)
-        return z->address_width == 32 ? TC_STRING : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
+        return z->address_width == 32 ? TC_STRING
+                                      : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_NOP:
     case ZYDIS_MNEMONIC_PAUSE: return TC_NOP;
-    case ZYDIS_MNEMONIC_ADD: case ZYDIS_MNEMONIC_OR: case ZYDIS_MNEMONIC_ADC:
-    case ZYDIS_MNEMONIC_SBB: case ZYDIS_MNEMONIC_AND: case ZYDIS_MNEMONIC_SUB:
-    case ZYDIS_MNEMONIC_XOR: case ZYDIS_MNEMONIC_CMP: case ZYDIS_MNEMONIC_TEST:
-    case ZYDIS_MNEMONIC_INC: case ZYDIS_MNEMONIC_DEC: case ZYDIS_MNEMONIC_NEG:
-    case ZYDIS_MNEMONIC_NOT: case ZYDIS_MNEMONIC_MUL: case ZYDIS_MNEMONIC_IMUL:
-    case ZYDIS_MNEMONIC_DIV: case ZYDIS_MNEMONIC_IDIV: case ZYDIS_MNEMONIC_SHL:
-    case ZYDIS_MNEMONIC_SHR: case ZYDIS_MNEMONIC_SAR: case ZYDIS_MNEMONIC_ROL:
-    case ZYDIS_MNEMONIC_ROR: case ZYDIS_MNEMONIC_RCL: case ZYDIS_MNEMONIC_RCR:
-    case ZYDIS_MNEMONIC_SHLD: case ZYDIS_MNEMONIC_SHRD: case ZYDIS_MNEMONIC_BSF:
-    case ZYDIS_MNEMONIC_BSR: case ZYDIS_MNEMONIC_BSWAP: case ZYDIS_MNEMONIC_XCHG:
-    case ZYDIS_MNEMONIC_XADD: case ZYDIS_MNEMONIC_CMPXCHG: case ZYDIS_MNEMONIC_CMPXCHG8B:
-    case ZYDIS_MNEMONIC_MOVZX: case ZYDIS_MNEMONIC_MOVSX: case ZYDIS_MNEMONIC_LEA:
-    case ZYDIS_MNEMONIC_CBW: case ZYDIS_MNEMONIC_CWDE: case ZYDIS_MNEMONIC_CWD:
-    case ZYDIS_MNEMONIC_CDQ: case ZYDIS_MNEMONIC_LAHF: case ZYDIS_MNEMONIC_SAHF:
-    case ZYDIS_MNEMONIC_CLC: case ZYDIS_MNEMONIC_STC: case ZYDIS_MNEMONIC_CMC:
-    case ZYDIS_MNEMONIC_CLD: case ZYDIS_MNEMONIC_STD:
-    case ZYDIS_MNEMONIC_SETB: case ZYDIS_MNEMONIC_SETBE: case ZYDIS_MNEMONIC_SETL:
-    case ZYDIS_MNEMONIC_SETLE: case ZYDIS_MNEMONIC_SETNB: case ZYDIS_MNEMONIC_SETNBE:
-    case ZYDIS_MNEMONIC_SETNL: case ZYDIS_MNEMONIC_SETNLE: case ZYDIS_MNEMONIC_SETNO:
-    case ZYDIS_MNEMONIC_SETNP: case ZYDIS_MNEMONIC_SETNS: case ZYDIS_MNEMONIC_SETNZ:
-    case ZYDIS_MNEMONIC_SETO: case ZYDIS_MNEMONIC_SETP: case ZYDIS_MNEMONIC_SETS:
+    case ZYDIS_MNEMONIC_ADD:
+    case ZYDIS_MNEMONIC_OR:
+    case ZYDIS_MNEMONIC_ADC:
+    case ZYDIS_MNEMONIC_SBB:
+    case ZYDIS_MNEMONIC_AND:
+    case ZYDIS_MNEMONIC_SUB:
+    case ZYDIS_MNEMONIC_XOR:
+    case ZYDIS_MNEMONIC_CMP:
+    case ZYDIS_MNEMONIC_TEST:
+    case ZYDIS_MNEMONIC_INC:
+    case ZYDIS_MNEMONIC_DEC:
+    case ZYDIS_MNEMONIC_NEG:
+    case ZYDIS_MNEMONIC_NOT:
+    case ZYDIS_MNEMONIC_MUL:
+    case ZYDIS_MNEMONIC_IMUL:
+    case ZYDIS_MNEMONIC_DIV:
+    case ZYDIS_MNEMONIC_IDIV:
+    case ZYDIS_MNEMONIC_SHL:
+    case ZYDIS_MNEMONIC_SHR:
+    case ZYDIS_MNEMONIC_SAR:
+    case ZYDIS_MNEMONIC_ROL:
+    case ZYDIS_MNEMONIC_ROR:
+    case ZYDIS_MNEMONIC_RCL:
+    case ZYDIS_MNEMONIC_RCR:
+    case ZYDIS_MNEMONIC_SHLD:
+    case ZYDIS_MNEMONIC_SHRD:
+    case ZYDIS_MNEMONIC_BSF:
+    case ZYDIS_MNEMONIC_BSR:
+    case ZYDIS_MNEMONIC_BSWAP:
+    case ZYDIS_MNEMONIC_XCHG:
+    case ZYDIS_MNEMONIC_XADD:
+    case ZYDIS_MNEMONIC_CMPXCHG:
+    case ZYDIS_MNEMONIC_CMPXCHG8B:
+    case ZYDIS_MNEMONIC_MOVZX:
+    case ZYDIS_MNEMONIC_MOVSX:
+    case ZYDIS_MNEMONIC_LEA:
+    case ZYDIS_MNEMONIC_CBW:
+    case ZYDIS_MNEMONIC_CWDE:
+    case ZYDIS_MNEMONIC_CWD:
+    case ZYDIS_MNEMONIC_CDQ:
+    case ZYDIS_MNEMONIC_LAHF:
+    case ZYDIS_MNEMONIC_SAHF:
+    case ZYDIS_MNEMONIC_CLC:
+    case ZYDIS_MNEMONIC_STC:
+    case ZYDIS_MNEMONIC_CMC:
+    case ZYDIS_MNEMONIC_CLD:
+    case ZYDIS_MNEMONIC_STD:
+    case ZYDIS_MNEMONIC_SETB:
+    case ZYDIS_MNEMONIC_SETBE:
+    case ZYDIS_MNEMONIC_SETL:
+    case ZYDIS_MNEMONIC_SETLE:
+    case ZYDIS_MNEMONIC_SETNB:
+    case ZYDIS_MNEMONIC_SETNBE:
+    case ZYDIS_MNEMONIC_SETNL:
+    case ZYDIS_MNEMONIC_SETNLE:
+    case ZYDIS_MNEMONIC_SETNO:
+    case ZYDIS_MNEMONIC_SETNP:
+    case ZYDIS_MNEMONIC_SETNS:
+    case ZYDIS_MNEMONIC_SETNZ:
+    case ZYDIS_MNEMONIC_SETO:
+    case ZYDIS_MNEMONIC_SETP:
+    case ZYDIS_MNEMONIC_SETS:
     case ZYDIS_MNEMONIC_SETZ:
-    case ZYDIS_MNEMONIC_CMOVB: case ZYDIS_MNEMONIC_CMOVBE: case ZYDIS_MNEMONIC_CMOVL:
-    case ZYDIS_MNEMONIC_CMOVLE: case ZYDIS_MNEMONIC_CMOVNB: case ZYDIS_MNEMONIC_CMOVNBE:
-    case ZYDIS_MNEMONIC_CMOVNL: case ZYDIS_MNEMONIC_CMOVNLE: case ZYDIS_MNEMONIC_CMOVNO:
-    case ZYDIS_MNEMONIC_CMOVNP: case ZYDIS_MNEMONIC_CMOVNS: case ZYDIS_MNEMONIC_CMOVNZ:
-    case ZYDIS_MNEMONIC_CMOVO: case ZYDIS_MNEMONIC_CMOVP: case ZYDIS_MNEMONIC_CMOVS:
-    case ZYDIS_MNEMONIC_CMOVZ:
-        return TC_IDENT;
-    case ZYDIS_MNEMONIC_BT: case ZYDIS_MNEMONIC_BTS: case ZYDIS_MNEMONIC_BTR:
+    case ZYDIS_MNEMONIC_CMOVB:
+    case ZYDIS_MNEMONIC_CMOVBE:
+    case ZYDIS_MNEMONIC_CMOVL:
+    case ZYDIS_MNEMONIC_CMOVLE:
+    case ZYDIS_MNEMONIC_CMOVNB:
+    case ZYDIS_MNEMONIC_CMOVNBE:
+    case ZYDIS_MNEMONIC_CMOVNL:
+    case ZYDIS_MNEMONIC_CMOVNLE:
+    case ZYDIS_MNEMONIC_CMOVNO:
+    case ZYDIS_MNEMONIC_CMOVNP:
+    case ZYDIS_MNEMONIC_CMOVNS:
+    case ZYDIS_MNEMONIC_CMOVNZ:
+    case ZYDIS_MNEMONIC_CMOVO:
+    case ZYDIS_MNEMONIC_CMOVP:
+    case ZYDIS_MNEMONIC_CMOVS:
+    case ZYDIS_MNEMONIC_CMOVZ: return TC_IDENT;
+    case ZYDIS_MNEMONIC_BT:
+    case ZYDIS_MNEMONIC_BTS:
+    case ZYDIS_MNEMONIC_BTR:
     case ZYDIS_MNEMONIC_BTC:
         /* bt m, r addresses outside the operand (bit offset / 8): not one page. */
         if (mem && in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
@@ -394,29 +447,42 @@ static enum tclass classify(const struct insn *in) {
             return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
         return TC_STACK;
     case ZYDIS_MNEMONIC_LEAVE:
-        return z->operand_width == 32 ? TC_STACK : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
+        return z->operand_width == 32 ? TC_STACK
+                                      : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
     case ZYDIS_MNEMONIC_JMP:
     case ZYDIS_MNEMONIC_CALL:
     case ZYDIS_MNEMONIC_RET:
         if (z->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return TC_EMULATE;
         if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
         return TC_BRANCH;
-    case ZYDIS_MNEMONIC_JB: case ZYDIS_MNEMONIC_JBE: case ZYDIS_MNEMONIC_JL:
-    case ZYDIS_MNEMONIC_JLE: case ZYDIS_MNEMONIC_JNB: case ZYDIS_MNEMONIC_JNBE:
-    case ZYDIS_MNEMONIC_JNL: case ZYDIS_MNEMONIC_JNLE: case ZYDIS_MNEMONIC_JNO:
-    case ZYDIS_MNEMONIC_JNP: case ZYDIS_MNEMONIC_JNS: case ZYDIS_MNEMONIC_JNZ:
-    case ZYDIS_MNEMONIC_JO: case ZYDIS_MNEMONIC_JP: case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_JNLE:
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_JS:
     case ZYDIS_MNEMONIC_JZ:
         if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
         return TC_BRANCH;
-    case ZYDIS_MNEMONIC_LOOP: case ZYDIS_MNEMONIC_LOOPE: case ZYDIS_MNEMONIC_LOOPNE:
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE:
     case ZYDIS_MNEMONIC_JECXZ:
     case ZYDIS_MNEMONIC_JCXZ:
         /* the count register is CX or ECX by address size */
-        if (z->operand_width != 32 || z->address_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        if (z->operand_width != 32 || z->address_width != 32)
+            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
         return TC_BRANCH;
-    default:
-        return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+    default: return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
     }
 }
 
@@ -433,12 +499,13 @@ static bool emit_ident(struct tstate *t, const struct insn *in) {
     const ZydisDecodedInstruction *z = &in->zi;
     ZydisEncoderRequest r;
     if (ZYAN_FAILED(ZydisEncoderDecodedInstructionToEncoderRequest(z, in->op,
-                                                                  z->operand_count_visible, &r)))
+                                                                   z->operand_count_visible, &r)))
         return false;
     r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-    r.prefixes &= ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
-                    ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
-                    ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
+    r.prefixes &=
+        ~(ZydisInstructionAttributes)(ZYDIS_ATTRIB_HAS_SEGMENT_CS | ZYDIS_ATTRIB_HAS_SEGMENT_SS |
+                                      ZYDIS_ATTRIB_HAS_SEGMENT_DS | ZYDIS_ATTRIB_HAS_SEGMENT_ES |
+                                      ZYDIS_ATTRIB_HAS_SEGMENT_FS | ZYDIS_ATTRIB_HAS_SEGMENT_GS);
     bool high = false;
     int mi = -1;
     for (int i = 0; i < r.operand_count; i++) {
@@ -468,16 +535,20 @@ static bool emit_ident(struct tstate *t, const struct insn *in) {
         if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) {
             uint32_t v = (uint32_t)disp;
             if (z->address_width == 16 || dst16) v &= 0xffff;
-            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst), op_imm(dst16 ? (int64_t)(int16_t)v : (int64_t)(int32_t)v));
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst),
+                  op_imm(dst16 ? (int64_t)(int16_t)v : (int64_t)(int32_t)v));
         } else if (dst16) {
-            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D), op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
+                  op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
             emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(dst), op_reg(ZYDIS_REGISTER_R8W));
         } else if (z->address_width == 16) {
-            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(dst), op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(dst),
+                  op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
             ZydisRegister d16 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(dst));
             emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(dst), op_reg(d16));
         } else {
-            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(dst), op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
+            emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(dst),
+                  op_mem(base, index, mo->mem.scale, (int32_t)disp, 0));
         }
         return !e->encode_failed;
     }
@@ -708,7 +779,8 @@ static uint8_t *emit_jrcxz_far(struct emitter *e) {
  * aligned (hv/softtlb.h), so the low 32 bits stay the guest value: "mov esi, esi" after
  * the string operation recovers it, and a fault reports it exactly. */
 static void emit_string_ptr(struct emitter *e, ZydisRegister r32, ZydisRegister r64, bool write) {
-    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(r32), op_reg(ZYDIS_REGISTER_R13D));
+    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(r32),
+          op_reg(ZYDIS_REGISTER_R13D));
     emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
           op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
     emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(r64), op_mem(r64, ZYDIS_REGISTER_R9, 1, 0, 0));
@@ -721,7 +793,8 @@ static bool emit_string(struct tstate *t, const struct insn *in) {
     struct emitter *e = &t->e;
     const ZydisDecodedInstruction *z = &in->zi;
     uint8_t opc = z->opcode;
-    bool rep = (z->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE)) != 0;
+    bool rep = (z->attributes &
+                (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE)) != 0;
     bool is_cmp = (opc >= 0xa6 && opc <= 0xa7) || opc >= 0xae;
     bool repne = (z->attributes & ZYDIS_ATTRIB_HAS_REPNE) != 0;
     bool src = (opc <= 0xa7) || (opc >= 0xac && opc <= 0xad);
@@ -782,9 +855,10 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     static struct insn insns[MAX_BLOCK_INSNS];
     enum tclass cls[MAX_BLOCK_INSNS];
     int n = 0;
-    int max = oneshot ? 1 : (m->max_block_insns > 0 && m->max_block_insns < MAX_BLOCK_INSNS
-                                 ? m->max_block_insns
-                                 : MAX_BLOCK_INSNS);
+    int max = oneshot ? 1
+                      : (m->max_block_insns > 0 && m->max_block_insns < MAX_BLOCK_INSNS
+                             ? m->max_block_insns
+                             : MAX_BLOCK_INSNS);
     uint32_t pc = eip;
     bool terminated = false;
     while (n < max) {
@@ -836,7 +910,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
 
     for (int i = 0; i < n; i++) {
         struct insn *in = &insns[i];
-        t.meta[t.nmeta++] = (struct ccf_meta){(uint32_t)(t.e.p - t.e.start), in->eip, (uint16_t)i, -1};
+        t.meta[t.nmeta++] =
+            (struct ccf_meta){(uint32_t)(t.e.p - t.e.start), in->eip, (uint16_t)i, -1};
         bool ok = true;
         t.e.encode_failed = false;
         switch (cls[i]) {
@@ -887,7 +962,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     }
     emit_stubs(&t);
     if (t.e.encode_failed) {
-        snprintf(m->error, sizeof m->error, "translator bug: cannot encode exit code for eip=0x%08x", eip);
+        snprintf(m->error, sizeof m->error,
+                 "translator bug: cannot encode exit code for eip=0x%08x", eip);
         return NULL;
     }
     if (t.e.overflow) {

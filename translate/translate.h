@@ -11,13 +11,13 @@ struct machine;
 
 /* How the translator carries a guest instruction (decided once, by mnemonic + form). */
 enum tclass {
-    TC_IDENT,    /* re-encoded as itself with registers/memory operands rewritten */
-    TC_NOP,      /* no host code at all */
-    TC_STACK,    /* push/pop/leave: inline, through the soft TLB */
-    TC_BRANCH,   /* jmp/jcc/call/ret/loop/jecxz: inline with chaining or the jump cache */
-    TC_STRING,   /* movs/stos/lods/cmps/scas (+rep), 32-bit addresses: inline loop */
-    TC_HELPER,   /* C helper (translate/helpers.c): ends the block with a callout */
-    TC_EMULATE,  /* privileged/sensitive/I/O: monitor emulation, ends the block */
+    TC_IDENT,   /* re-encoded as itself with registers/memory operands rewritten */
+    TC_NOP,     /* no host code at all */
+    TC_STACK,   /* push/pop/leave: inline, through the soft TLB */
+    TC_BRANCH,  /* jmp/jcc/call/ret/loop/jecxz: inline with chaining or the jump cache */
+    TC_STRING,  /* movs/stos/lods/cmps/scas (+rep), 32-bit addresses: inline loop */
+    TC_HELPER,  /* C helper (translate/helpers.c): ends the block with a callout */
+    TC_EMULATE, /* privileged/sensitive/I/O: monitor emulation, ends the block */
 };
 
 /* Translates the block at eip. oneshot: at most one instruction, into the scratch area,
