@@ -79,10 +79,10 @@ int guest_write(struct machine *m, uint32_t lin, const void *buf, unsigned len) 
     const uint8_t *b = buf;
     for (unsigned i = 0; i < len; i++) {
         uint32_t a = lin + i;
-        if (a < m->ram_size) {
-            note_store(m, a, 1);
-            m->ram[a] = b[i];
-        }
+        if (a >= m->ram_size) continue; /* unassigned: dropped */
+        /* one invalidation check per page touched, not per byte */
+        if (i == 0 || (a & 0xfff) == 0) note_store(m, a, 1);
+        m->ram[a] = b[i];
     }
     return 0;
 }

@@ -31,10 +31,6 @@ static struct {
     bool write;
 } g_fault;
 
-static void restore_default_and_return(int signo) {
-    signal(signo, SIG_DFL);
-}
-
 static void on_host_fault(int signo, siginfo_t *si, void *uctx) {
     ucontext_t *uc = uctx;
     greg_t *g = uc->uc_mcontext.gregs;
@@ -43,7 +39,7 @@ static void on_host_fault(int signo, siginfo_t *si, void *uctx) {
     struct ccf *c = (m && g_in_ccf) ? tc_find_host(m->tc, pc, g_oneshot) : NULL;
     if (!c) {
         /* A fault in the monitor itself: a bug. Let the default action report it. */
-        restore_default_and_return(signo);
+        signal(signo, SIG_DFL);
         return;
     }
     const struct ccf_meta *meta = ccf_meta_at(c, pc);

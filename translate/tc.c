@@ -11,6 +11,11 @@
 #define TC_MAX_META (1u << 22)
 #define TC_MAX_LINKS (1u << 20)
 
+static void jcache_clear(struct tc *tc) {
+    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
+        tc->jcache[i].neg_eip = 1;
+}
+
 struct tc *tc_create(uint32_t guest_pages) {
     struct tc *tc = calloc(1, sizeof *tc);
     if (!tc) return NULL;
@@ -36,8 +41,7 @@ struct tc *tc_create(uint32_t guest_pages) {
         return NULL;
     }
     memset(tc->page_head, 0xff, sizeof(int32_t) * guest_pages);
-    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
-        tc->jcache[i].neg_eip = 1;
+    jcache_clear(tc);
     return tc;
 }
 
@@ -177,8 +181,7 @@ void tc_flush(struct machine *m) {
     memset(tc->hash, 0, sizeof tc->hash);
     memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
     memset(m->code_pages, 0, tc->npages);
-    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
-        tc->jcache[i].neg_eip = 1;
+    jcache_clear(tc);
     softtlb_flush(m);
     m->stats.tc_flushes++;
 }

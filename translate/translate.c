@@ -42,7 +42,6 @@ struct stub {
 };
 
 struct tstate {
-    struct machine *m;
     struct emitter e;
     struct stub stubs[MAX_STUBS];
     int nstubs;
@@ -105,32 +104,33 @@ static ZydisEncoderOperand op_mem(ZydisRegister base, ZydisRegister index, uint8
     return o;
 }
 
-static void emit2(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a,
-                  ZydisEncoderOperand b) {
-    /* Zydis wants an LEA's memory operand sized like its destination register. */
-    if (mn == ZYDIS_MNEMONIC_LEA && b.type == ZYDIS_OPERAND_TYPE_MEMORY)
-        b.mem.size = (uint16_t)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, a.reg.value) / 8);
+static void emit_ops(struct emitter *e, ZydisMnemonic mn, int n, const ZydisEncoderOperand *ops) {
     ZydisEncoderRequest r;
     memset(&r, 0, sizeof r);
     r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
     r.mnemonic = mn;
-    r.operand_count = 2;
-    r.operands[0] = a;
-    r.operands[1] = b;
+    r.operand_count = (ZyanU8)n;
+    for (int i = 0; i < n; i++)
+        r.operands[i] = ops[i];
+    /* Zydis wants an LEA's memory operand sized like its destination register. */
+    if (mn == ZYDIS_MNEMONIC_LEA && r.operands[1].type == ZYDIS_OPERAND_TYPE_MEMORY)
+        r.operands[1].mem.size =
+            (uint16_t)(ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LONG_64, ops[0].reg.value) / 8);
     emit_req(e, &r);
+}
+
+static void emit1(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a) {
+    emit_ops(e, mn, 1, &a);
+}
+
+static void emit2(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a,
+                  ZydisEncoderOperand b) {
+    emit_ops(e, mn, 2, (ZydisEncoderOperand[]){a, b});
 }
 
 static void emit3(struct emitter *e, ZydisMnemonic mn, ZydisEncoderOperand a, ZydisEncoderOperand b,
                   ZydisEncoderOperand c) {
-    ZydisEncoderRequest r;
-    memset(&r, 0, sizeof r);
-    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-    r.mnemonic = mn;
-    r.operand_count = 3;
-    r.operands[0] = a;
-    r.operands[1] = b;
-    r.operands[2] = c;
-    emit_req(e, &r);
+    emit_ops(e, mn, 3, (ZydisEncoderOperand[]){a, b, c});
 }
 
 /* jmp rel32 / jcc rel32 with the rel32 left for later; returns the rel32 field. */
@@ -171,13 +171,7 @@ static void set_rel8(uint8_t *rel8, const uint8_t *dest) {
 /* movabs r8, ccf_exit ; jmp r8 */
 static void emit_jump_exit(struct emitter *e) {
     emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8), op_imm((int64_t)(uintptr_t)ccf_exit));
-    ZydisEncoderRequest r;
-    memset(&r, 0, sizeof r);
-    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-    r.mnemonic = ZYDIS_MNEMONIC_JMP;
-    r.operand_count = 1;
-    r.operands[0] = op_reg(ZYDIS_REGISTER_R8);
-    emit_req(e, &r);
+    emit1(e, ZYDIS_MNEMONIC_JMP, op_reg(ZYDIS_REGISTER_R8));
 }
 
 static void emit_store_ctx32(struct emitter *e, int off, uint32_t v) {
@@ -308,13 +302,7 @@ static void emit_indirect(struct tstate *t) {
     emit_jump_exit(e);
     if (hit && !e->overflow) set_rel8(hit, e->p);
     emit_xchg_r10_rcx(e);
-    ZydisEncoderRequest r;
-    memset(&r, 0, sizeof r);
-    r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
-    r.mnemonic = ZYDIS_MNEMONIC_JMP;
-    r.operand_count = 1;
-    r.operands[0] = op_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 8, 8);
-    emit_req(e, &r);
+    emit1(e, ZYDIS_MNEMONIC_JMP, op_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 8, 8));
 }
 
 /* ---- classification ------------------------------------------------------------------------ */
@@ -328,17 +316,21 @@ static bool has_mem_operand(const struct insn *in, int *idx) {
     return false;
 }
 
+/* Instructions not carried inline: a C helper if one exists, else monitor emulation. */
+static enum tclass callout_class(const ZydisDecodedInstruction *z) {
+    return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+}
+
 static enum tclass classify(const struct insn *in) {
     const ZydisDecodedInstruction *z = &in->zi;
     int mi = -1;
     bool mem = has_mem_operand(in, &mi);
     if (mem && z->mnemonic != ZYDIS_MNEMONIC_LEA && z->mnemonic != ZYDIS_MNEMONIC_NOP &&
         z->address_width == 16)
-        return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        return callout_class(z);
     if (z->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && z->opcode >= 0xa4 && z->opcode <= 0xaf &&
         z->opcode != 0xa8 && z->opcode != 0xa9)
-        return z->address_width == 32 ? TC_STRING
-                                      : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
+        return z->address_width == 32 ? TC_STRING : callout_class(z);
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_NOP:
     case ZYDIS_MNEMONIC_PAUSE: return TC_NOP;
@@ -426,8 +418,7 @@ static enum tclass classify(const struct insn *in) {
     case ZYDIS_MNEMONIC_BTR:
     case ZYDIS_MNEMONIC_BTC:
         /* bt m, r addresses outside the operand (bit offset / 8): not one page. */
-        if (mem && in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
-            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        if (mem && in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER) return callout_class(z);
         return TC_IDENT;
     case ZYDIS_MNEMONIC_MOV:
         for (int i = 0; i < z->operand_count_visible; i++)
@@ -441,19 +432,17 @@ static enum tclass classify(const struct insn *in) {
     case ZYDIS_MNEMONIC_POP:
         if (in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
             ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
-            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+            return callout_class(z);
         if (z->mnemonic == ZYDIS_MNEMONIC_POP && mem &&
             (in->op[0].mem.base == ZYDIS_REGISTER_ESP || in->op[0].mem.index == ZYDIS_REGISTER_ESP))
-            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+            return callout_class(z);
         return TC_STACK;
-    case ZYDIS_MNEMONIC_LEAVE:
-        return z->operand_width == 32 ? TC_STACK
-                                      : (helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE);
+    case ZYDIS_MNEMONIC_LEAVE: return z->operand_width == 32 ? TC_STACK : callout_class(z);
     case ZYDIS_MNEMONIC_JMP:
     case ZYDIS_MNEMONIC_CALL:
     case ZYDIS_MNEMONIC_RET:
         if (z->meta.branch_type == ZYDIS_BRANCH_TYPE_FAR) return TC_EMULATE;
-        if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        if (z->operand_width != 32) return callout_class(z);
         return TC_BRANCH;
     case ZYDIS_MNEMONIC_JB:
     case ZYDIS_MNEMONIC_JBE:
@@ -471,7 +460,7 @@ static enum tclass classify(const struct insn *in) {
     case ZYDIS_MNEMONIC_JP:
     case ZYDIS_MNEMONIC_JS:
     case ZYDIS_MNEMONIC_JZ:
-        if (z->operand_width != 32) return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        if (z->operand_width != 32) return callout_class(z);
         return TC_BRANCH;
     case ZYDIS_MNEMONIC_LOOP:
     case ZYDIS_MNEMONIC_LOOPE:
@@ -479,10 +468,9 @@ static enum tclass classify(const struct insn *in) {
     case ZYDIS_MNEMONIC_JECXZ:
     case ZYDIS_MNEMONIC_JCXZ:
         /* the count register is CX or ECX by address size */
-        if (z->operand_width != 32 || z->address_width != 32)
-            return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+        if (z->operand_width != 32 || z->address_width != 32) return callout_class(z);
         return TC_BRANCH;
-    default: return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
+    default: return callout_class(z);
     }
 }
 
@@ -574,9 +562,7 @@ static bool emit_ident(struct tstate *t, const struct insn *in) {
         }
     }
     if (mi < 0) {
-        uint8_t *save = e->p;
         emit_req(e, &r);
-        (void)save;
         return !e->encode_failed;
     }
     bool write = (in->op[mi].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
@@ -898,7 +884,6 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
 
     static struct tstate t;
     memset(&t, 0, sizeof t);
-    t.m = m;
     t.e.start = t.e.p = oneshot ? tc->scratch : tc->code_used;
     t.e.end = oneshot ? tc->scratch + 65536 : tc->code_end;
 
