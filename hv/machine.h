@@ -39,6 +39,7 @@ enum run_result {
 
 struct run_stats {
     uint64_t blocks_translated;
+    uint64_t blocks_revived; /* killed CCFs brought back because their bytes were unchanged */
     uint64_t tc_bytes_used;
     uint64_t tc_flushes;
     uint64_t chained_exits; /* direct branches patched to jump CCF->CCF */

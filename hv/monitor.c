@@ -402,6 +402,7 @@ void machine_print_stats(const struct machine *m, FILE *out) {
     fprintf(out, "rrvm stats:\n");
     fprintf(out, "  icount                 %llu\n", (unsigned long long)m->cpu.icount);
     fprintf(out, "  blocks translated      %llu\n", (unsigned long long)s->blocks_translated);
+    fprintf(out, "  blocks revived         %llu\n", (unsigned long long)s->blocks_revived);
     fprintf(out, "  TC bytes used          %llu\n", (unsigned long long)s->tc_bytes_used);
     fprintf(out, "  TC flushes             %llu\n", (unsigned long long)s->tc_flushes);
     fprintf(out, "  chained exits          %llu\n", (unsigned long long)s->chained_exits);

@@ -10,6 +10,7 @@
 
 #define TC_MAX_META (1u << 22)
 #define TC_MAX_LINKS (1u << 20)
+#define TC_MAX_SRC (TC_MAX_CCFS * 64u)
 
 static void jcache_clear(struct tc *tc) {
     for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
@@ -36,7 +37,9 @@ struct tc *tc_create(uint32_t guest_pages) {
     tc->npages = guest_pages;
     tc->page_head = malloc(sizeof(int32_t) * guest_pages);
     tc->jcache = malloc(sizeof(struct jcache_entry) * JCACHE_ENTRIES);
-    if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache) {
+    tc->src = malloc(TC_MAX_SRC);
+    tc->maxsrc = TC_MAX_SRC;
+    if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache || !tc->src) {
         tc_destroy(tc);
         return NULL;
     }
@@ -53,6 +56,7 @@ void tc_destroy(struct tc *tc) {
     free(tc->links);
     free(tc->page_head);
     free(tc->jcache);
+    free(tc->src);
     free(tc);
 }
 
@@ -118,11 +122,8 @@ void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host) {
     e->host = (uint64_t)(uintptr_t)host;
 }
 
-void tc_register(struct machine *m, struct ccf *c) {
+static void register_pages(struct machine *m, struct ccf *c) {
     struct tc *tc = m->tc;
-    uint32_t b = hash_eip(c->eip);
-    c->hnext = tc->hash[b];
-    tc->hash[b] = c;
     int32_t idx = (int32_t)(c - tc->ccfs);
     for (int i = 0; i < 2; i++) {
         c->pnext[i] = -1;
@@ -136,6 +137,48 @@ void tc_register(struct machine *m, struct ccf *c) {
     }
 }
 
+void tc_register(struct machine *m, struct ccf *c) {
+    struct tc *tc = m->tc;
+    uint32_t b = hash_eip(c->eip);
+    c->hnext = tc->hash[b];
+    tc->hash[b] = c;
+    uint32_t len = c->end_eip - c->eip;
+    c->src_off = UINT32_MAX;
+    /* Only single-page CCFs are revived: a two-page one sits on two page lists and
+     * one invalidation leaves it linked on the other. */
+    if (c->page[0] == c->page[1] && (uint64_t)c->end_eip <= m->ram_size &&
+        tc->nsrc + len <= tc->maxsrc) {
+        c->src_off = tc->nsrc;
+        memcpy(tc->src + tc->nsrc, m->ram + c->eip, len);
+        tc->nsrc += len;
+    }
+    register_pages(m, c);
+}
+
+static void hash_unlink(struct tc *tc, struct ccf *c) {
+    struct ccf **pp = &tc->hash[hash_eip(c->eip)];
+    while (*pp && *pp != c)
+        pp = &(*pp)->hnext;
+    if (*pp) *pp = c->hnext;
+}
+
+struct ccf *tc_revive(struct machine *m, uint32_t eip) {
+    struct tc *tc = m->tc;
+    for (struct ccf *c = tc->hash[hash_eip(eip)]; c; c = c->hnext) {
+        if (c->eip != eip || !c->dead) continue;
+        /* Only revivable CCFs stay in the hash when dead (see ccf_kill). */
+        if (memcmp(tc->src + c->src_off, m->ram + eip, c->end_eip - eip) != 0) {
+            hash_unlink(tc, c); /* really modified: this translation is gone for good */
+            return NULL;
+        }
+        c->dead = false;
+        register_pages(m, c);
+        m->stats.blocks_revived++;
+        return c;
+    }
+    return NULL;
+}
+
 static void ccf_kill(struct tc *tc, struct ccf *c) {
     if (c->dead) return;
     c->dead = true;
@@ -143,10 +186,9 @@ static void ccf_kill(struct tc *tc, struct ccf *c) {
     for (struct ccf_link *l = c->incoming; l; l = l->next)
         put_rel32(l->rel32, l->stub);
     c->incoming = NULL;
-    struct ccf **pp = &tc->hash[hash_eip(c->eip)];
-    while (*pp && *pp != c)
-        pp = &(*pp)->hnext;
-    if (*pp) *pp = c->hnext;
+    /* A CCF with a saved copy of its guest bytes stays in the hash, dead, so that
+     * tc_revive can bring it back when only data next to the code was written. */
+    if (c->src_off == UINT32_MAX) hash_unlink(tc, c);
     struct jcache_entry *e = &tc->jcache[c->eip & (JCACHE_ENTRIES - 1)];
     if (e->host == (uint64_t)(uintptr_t)c->host) e->neg_eip = 1;
 }
@@ -178,6 +220,7 @@ void tc_flush(struct machine *m) {
     tc->nccfs = 0;
     tc->nmeta = 0;
     tc->nlinks = 0;
+    tc->nsrc = 0;
     memset(tc->hash, 0, sizeof tc->hash);
     memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
     memset(m->code_pages, 0, tc->npages);

@@ -31,6 +31,7 @@ struct ccf {
     uint16_t ninsns; /* instructions charged to the budget on entry */
     bool dead;
     bool oneshot;      /* not registered: run once and discard */
+    uint32_t src_off;  /* copy of the guest bytes in tc.src (revival check), or UINT32_MAX */
     struct ccf *hnext; /* hash chain */
     int32_t pnext[2];  /* per-page list (index into tc.ccfs, -1 = end) */
     struct ccf_link *incoming;
@@ -63,6 +64,8 @@ struct tc {
     struct ccf_link *links;
     uint32_t nlinks, maxlinks;
     struct jcache_entry *jcache;
+    uint8_t *src; /* guest bytes each CCF was translated from */
+    uint32_t nsrc, maxsrc;
 };
 
 struct tc *tc_create(uint32_t guest_pages);
@@ -79,8 +82,11 @@ void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target);
 uint32_t tc_invalidate_page(struct machine *m, uint32_t pn);
 /* Empties the whole TC (when full). */
 void tc_flush(struct machine *m);
-/* Records c in the lookup hash and the per-page lists. */
+/* Records c in the lookup hash and the per-page lists, with a copy of its guest bytes. */
 void tc_register(struct machine *m, struct ccf *c);
+/* Brings back a CCF at eip that a write to its page killed, if the guest bytes it was
+ * translated from are unchanged (data sharing a page with code). NULL if none. */
+struct ccf *tc_revive(struct machine *m, uint32_t eip);
 void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host);
 
 #endif

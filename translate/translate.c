@@ -845,6 +845,10 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
                       : (m->max_block_insns > 0 && m->max_block_insns < MAX_BLOCK_INSNS
                              ? m->max_block_insns
                              : MAX_BLOCK_INSNS);
+    if (!oneshot) {
+        struct ccf *revived = tc_revive(m, eip);
+        if (revived) return revived;
+    }
     uint32_t pc = eip;
     bool terminated = false;
     while (n < max) {
