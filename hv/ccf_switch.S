@@ -9,7 +9,7 @@
  *
  * Register mapping while a CCF runs:
  *   eax ecx edx ebx ebp esi edi = guest EAX ECX EDX EBX EBP ESI EDI (upper halves zero)
- *   r12d = guest ESP   r15 = struct cpu *   r14 = soft-TLB addend table
+ *   r12d = guest ESP   r15 = struct cpu *   r14 = base of the current linear view (hv/mmu.h)
  *   r13 = 44 (shift count: 32-bit shrx uses 44&31=12 for the page number, 64-bit shrx
  *         uses 44 for the budget range check)   r11 = instruction budget
  *   r8 r9 r10 = scratch   rsp = monitor stack   RFLAGS arith+DF = guest's
@@ -31,7 +31,7 @@ ccf_enter:
     mov %rdi, %r15
     mov %rsp, CPU_OFF_HOST_RSP(%r15)
     mov %rsi, %r8
-    mov CPU_OFF_TLB(%r15), %r14
+    mov CPU_OFF_VIEW(%r15), %r14
     mov CPU_OFF_BUDGET(%r15), %r11
     mov $44, %r13d
     pushq CPU_OFF_HOSTFLAGS(%r15)

@@ -19,7 +19,7 @@
 #define CPU_OFF_EXIT_REASON 64 /* uint32_t exit reason (enum ccf_exit) */
 #define CPU_OFF_EXIT_AUX 68    /* uint32_t exit detail */
 #define CPU_OFF_EXIT_SITE 72   /* uint64_t host address of the jump to patch (chaining) */
-#define CPU_OFF_TLB 80         /* uint64_t host address of the soft-TLB addend table */
+#define CPU_OFF_VIEW 80        /* uint64_t host base of the current linear view (hv/mmu.h) */
 #define CPU_OFF_JCACHE 88      /* uint64_t host address of the indirect-branch cache */
 
 #ifndef __ASSEMBLER__
@@ -42,6 +42,31 @@ enum sreg { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS };
 #define FL_ARITH (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 /* Bits that live in host RFLAGS while a CCF runs; all others stay in cpu.eflags. */
 #define FL_HOSTMASK (FL_ARITH | FL_DF)
+#define FL_IOPL 0x3000u
+#define FL_NT 0x4000u
+#define FL_RF 0x10000u
+#define FL_VM 0x20000u
+#define FL_AC 0x40000u
+#define FL_ID 0x200000u
+
+#define CR0_PE 0x00000001u
+#define CR0_MP 0x00000002u
+#define CR0_EM 0x00000004u
+#define CR0_TS 0x00000008u
+#define CR0_ET 0x00000010u
+#define CR0_NE 0x00000020u
+#define CR0_WP 0x00010000u
+#define CR0_AM 0x00040000u
+#define CR0_NW 0x20000000u
+#define CR0_CD 0x40000000u
+#define CR0_PG 0x80000000u
+#define CR4_VME 0x001u
+#define CR4_PVI 0x002u
+#define CR4_TSD 0x004u
+#define CR4_DE 0x008u
+#define CR4_PSE 0x010u
+#define CR4_PGE 0x080u
+#define CR4_OSFXSR 0x200u
 
 /* Exit reasons a CCF reports to the monitor loop. */
 enum ccf_exit {
@@ -71,11 +96,20 @@ struct cpu {
     uint32_t exit_reason;
     uint32_t exit_aux;
     uint64_t exit_site;
-    uint64_t tlb;
+    uint64_t view;
     uint64_t jcache;
     /* ---- end of the fixed-layout part ---- */
     struct segcache seg[6];
+    struct segcache ldtr, tr;
+    struct {
+        uint32_t base;
+        uint16_t limit;
+    } gdtr, idtr;
     uint32_t cr[5];
+    uint32_t dr[8];
+    unsigned cpl;
+    uint32_t pf_error; /* error code of the last #PF raised by the MMU */
+    uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t icount; /* retired guest instructions (REP: one per iteration) */
 };
 
@@ -88,7 +122,7 @@ _Static_assert(offsetof(struct cpu, host_rsp) == CPU_OFF_HOST_RSP, "layout");
 _Static_assert(offsetof(struct cpu, exit_reason) == CPU_OFF_EXIT_REASON, "layout");
 _Static_assert(offsetof(struct cpu, exit_aux) == CPU_OFF_EXIT_AUX, "layout");
 _Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "layout");
-_Static_assert(offsetof(struct cpu, tlb) == CPU_OFF_TLB, "layout");
+_Static_assert(offsetof(struct cpu, view) == CPU_OFF_VIEW, "layout");
 _Static_assert(offsetof(struct cpu, jcache) == CPU_OFF_JCACHE, "layout");
 
 /* Architectural EFLAGS from the monitor-side copy (bit 1 always reads as 1). */

@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "hv/softtlb.h"
 #include "translate/tc.h"
 
 /* Guest RAM sits at the start of a 4 GiB + 64 KiB reservation, so that any 32-bit guest
@@ -25,21 +24,20 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
     }
     m->ram_size = ram_mb << 20;
     m->ram = reserve_4g_aligned(RAM_RESERVE);
-    if (!m->ram || mprotect(m->ram, m->ram_size, PROT_READ | PROT_WRITE) != 0) {
-        snprintf(err, errlen, "cannot map %u MiB of guest RAM", ram_mb);
-        unreserve_4g_aligned(m->ram, RAM_RESERVE);
-        free(m);
-        return NULL;
-    }
     uint32_t pages = m->ram_size >> 12;
     m->code_pages = calloc(pages, 1);
+    if (!m->ram || !m->code_pages || !mmu_init(m)) {
+        snprintf(err, errlen, "cannot map %u MiB of guest RAM", ram_mb);
+        machine_destroy(m);
+        return NULL;
+    }
     m->tc = tc_create(pages);
-    if (!m->code_pages || !m->tc || !softtlb_init(m)) {
+    if (!m->tc) {
         snprintf(err, errlen, "cannot set up the translation cache");
         machine_destroy(m);
         return NULL;
     }
-    m->cpu.tlb = (uint64_t)(uintptr_t)m->tlb;
+    m->cpu.view = (uint64_t)(uintptr_t)m->mmu.view[VIEW_SUPER];
     m->cpu.jcache = (uint64_t)(uintptr_t)m->tc->jcache;
     for (int i = 0; i < 6; i++)
         m->cpu.seg[i] = (struct segcache){0, 0, 0xffffffffu, 0};
@@ -51,38 +49,74 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
 
 void machine_destroy(struct machine *m) {
     if (!m) return;
-    softtlb_free(m);
+    mmu_free(m);
     tc_destroy(m->tc);
     free(m->code_pages);
     unreserve_4g_aligned(m->ram, RAM_RESERVE);
     free(m);
 }
 
-/* Stores by the monitor or a helper into a page holding translated code invalidate it,
- * exactly like stores from translated code do. */
-static void note_store(struct machine *m, uint32_t pa, unsigned len) {
-    uint32_t first = pa >> 12, last = (pa + len - 1) >> 12;
-    for (uint32_t pn = first; pn <= last && pn < (m->ram_size >> 12); pn++)
-        if (m->code_pages[pn]) tc_invalidate_page(m, pn);
+/* Stores by the monitor, a helper or a device into a frame holding translated code
+ * invalidate it, exactly like stores from translated code do. */
+void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned len) {
+    const uint8_t *b = buf;
+    for (unsigned i = 0; i < len; i++) {
+        uint32_t a = pa + i;
+        if (a >= m->ram_size) continue; /* unassigned: dropped */
+        if ((i == 0 || (a & 0xfff) == 0) && m->code_pages[a >> 12]) tc_invalidate_page(m, a >> 12);
+        m->ram[a] = b[i];
+    }
+}
+
+/* Splits a linear access at page boundaries; checks every page before touching any, so
+ * that a faulting store leaves memory unchanged (SDM Vol. 3A §6.5: faults are restartable). */
+static int linear_access(struct machine *m, uint32_t lin, void *buf, unsigned len, bool write,
+                         bool user) {
+    if (len > 4096) {
+        for (unsigned off = 0; off < len; off += 4096) {
+            int r = linear_access(m, lin + off, (uint8_t *)buf + off,
+                                  len - off < 4096 ? len - off : 4096, write, user);
+            if (r) return r;
+        }
+        return 0;
+    }
+    uint32_t pa[2];
+    unsigned first = 4096 - (lin & 0xfff);
+    if (first > len) first = len;
+    for (int k = 0; k < (len > first ? 2 : 1); k++) {
+        uint32_t l = k ? lin + first : lin;
+        enum mmu_status s = mmu_translate(m, l, write, user, true, &pa[k]);
+        if (s == MMU_PAGE_FAULT) return VEC_PF + 1;
+        if (s == MMU_UNASSIGNED) pa[k] = UINT32_MAX - 4095; /* reads 0xFF, writes dropped */
+    }
+    uint8_t *b = buf;
+    for (int k = 0; k < (len > first ? 2 : 1); k++) {
+        unsigned n = k ? len - first : first;
+        uint8_t *p = k ? b + first : b;
+        if (write) {
+            guest_phys_write(m, pa[k], p, n);
+        } else {
+            for (unsigned i = 0; i < n; i++) {
+                uint64_t a = (uint64_t)pa[k] + i;
+                p[i] = a < m->ram_size ? m->ram[a] : 0xff;
+            }
+        }
+    }
+    return 0;
 }
 
 int guest_read(struct machine *m, uint32_t lin, void *buf, unsigned len) {
-    uint8_t *b = buf;
-    for (unsigned i = 0; i < len; i++) {
-        uint32_t a = lin + i;
-        b[i] = a < m->ram_size ? m->ram[a] : 0xff;
-    }
-    return 0;
+    return linear_access(m, lin, buf, len, false, m->cpu.cpl == 3);
 }
 
 int guest_write(struct machine *m, uint32_t lin, const void *buf, unsigned len) {
-    const uint8_t *b = buf;
-    for (unsigned i = 0; i < len; i++) {
-        uint32_t a = lin + i;
-        if (a >= m->ram_size) continue; /* unassigned: dropped */
-        /* one invalidation check per page touched, not per byte */
-        if (i == 0 || (a & 0xfff) == 0) note_store(m, a, 1);
-        m->ram[a] = b[i];
-    }
-    return 0;
+    return linear_access(m, lin, (void *)buf, len, true, m->cpu.cpl == 3);
+}
+
+int guest_read_sys(struct machine *m, uint32_t lin, void *buf, unsigned len) {
+    return linear_access(m, lin, buf, len, false, false);
+}
+
+int guest_write_sys(struct machine *m, uint32_t lin, const void *buf, unsigned len) {
+    return linear_access(m, lin, (void *)buf, len, true, false);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "hv/cpu.h"
+#include "hv/mmu.h"
 #include "hostdriver/uart16550.h"
 
 /* Exception vectors (SDM Vol. 3A §6.3.1). */
@@ -47,7 +48,7 @@ struct run_stats {
     uint64_t callouts_io;
     uint64_t callouts_priv;
     uint64_t callouts_helper;
-    uint64_t tlb_misses;
+    uint64_t tlb_misses;            /* host faults that mapped a page into a linear view */
     uint64_t invalidations;         /* CCFs thrown away because their code page was written */
     uint64_t insns_translated_code; /* executed guest instructions run as host code */
     uint64_t insns_helpers;         /* executed guest instructions run by C helpers */
@@ -64,8 +65,7 @@ struct machine {
     FILE *serial_out;
 
     struct tc *tc;
-    int64_t *tlb;        /* soft TLB: addend per guest page (read half, then write half) */
-    uint8_t *guard;      /* 4 GiB + 64 KiB PROT_NONE: where soft-TLB misses land */
+    struct mmu mmu;      /* paging and the linear views translated code accesses memory through */
     uint8_t *code_pages; /* per guest-physical page: number of CCFs translated from it (sat.) */
 
     uint64_t icount_limit; /* 0 = none */
@@ -91,11 +91,17 @@ void machine_destroy(struct machine *m);
 /* Runs the guest until it exits, faults, halts for good or reaches icount_limit. */
 enum run_result machine_run(struct machine *m);
 
-/* Guest linear-memory access for helpers and the monitor (paging off: linear = physical).
- * Returns 0, or an exception vector + 1 if the access must fault. Reads outside RAM
- * return all ones; writes outside RAM are dropped, as on an unassigned bus. */
+/* Guest linear-memory access for helpers and the monitor, through the guest's paging with
+ * the privilege of the current CPL (explicit accesses). Returns 0, or an exception vector
+ * + 1 if the access must fault (#PF: CR2 and cpu.pf_error set; nothing is written). Reads
+ * outside RAM return all ones; writes outside RAM are dropped, as on an unassigned bus. */
 int guest_read(struct machine *m, uint32_t lin, void *buf, unsigned len);
 int guest_write(struct machine *m, uint32_t lin, const void *buf, unsigned len);
+/* The same as supervisor-mode implicit accesses (descriptor tables, TSS, IDT delivery). */
+int guest_read_sys(struct machine *m, uint32_t lin, void *buf, unsigned len);
+int guest_write_sys(struct machine *m, uint32_t lin, const void *buf, unsigned len);
+/* Guest-physical stores by the monitor and devices (invalidate translated code). */
+void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned len);
 
 /* Port I/O dispatch (hostdriver/ioport.c). */
 uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size);

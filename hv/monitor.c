@@ -9,7 +9,6 @@
 #include <ucontext.h>
 
 #include "hv/machine.h"
-#include "hv/softtlb.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
 #include "translate/tc.h"
@@ -269,26 +268,30 @@ static int handle_fault(struct machine *m, enum run_result *stop) {
         return -1;
     }
     uint64_t a = g_fault.addr;
-    uint64_t guard = (uint64_t)(uintptr_t)m->guard, ram = (uint64_t)(uintptr_t)m->ram;
-    uint64_t span = (1ull << 32) + 65536;
-    uint32_t ea;
-    if (a >= guard && a < guard + span)
-        ea = (uint32_t)(a - guard);
-    else if (a >= ram && a < ram + span)
-        ea = (uint32_t)(a - ram);
-    else {
+    int view = -1;
+    for (int v = 0; v < 2; v++) {
+        uint64_t base = (uint64_t)(uintptr_t)m->mmu.view[v];
+        if (a >= base && a < base + VIEW_RESERVE) view = v;
+    }
+    if (view < 0) {
         snprintf(m->error, sizeof m->error, "host fault at %#llx in translated code at eip=0x%08x",
                  (unsigned long long)a, cpu->eip);
         return -1;
     }
-    uint32_t vpn = ea >> 12;
-    if (ea < m->ram_size) {
-        if (g_fault.write && m->code_pages[vpn]) {
-            /* A store into translated code: drop those CCFs, then let exactly this
-             * instruction run from a one-shot translation (which does not re-protect the
-             * page), so the following code is translated from the new bytes. */
-            tc_invalidate_page(m, vpn);
-            softtlb_fill(m, vpn, true);
+    uint64_t off = a - (uint64_t)(uintptr_t)m->mmu.view[view];
+    uint32_t ea = (uint32_t)off;
+    if (off >> 32) goto slow; /* the access wrapped around 4 GiB: the helper wraps it too */
+    bool code_write = false;
+    uint32_t ppn = 0;
+    enum mmu_status st = mmu_fill(m, ea, g_fault.write, (enum mmu_view)view, &code_write, &ppn);
+    if (st == MMU_PAGE_FAULT) return VEC_PF + 1;
+    if (st == MMU_OK) {
+        if (code_write) {
+            /* A store into translated code: drop those CCFs (which makes the frame
+             * writable again), then let exactly this instruction run from a one-shot
+             * translation (which does not re-protect it), so the following code is
+             * translated from the new bytes. */
+            tc_invalidate_page(m, ppn);
             m->stats.exits[EXIT_SMC]++;
             struct ccf *c = translate_block(m, cpu->eip, true);
             if (!c) return -1;
@@ -300,9 +303,9 @@ static int handle_fault(struct machine *m, enum run_result *stop) {
             return 0;
         }
         m->stats.tlb_misses++;
-        softtlb_fill(m, vpn, g_fault.write);
         return 0;
     }
+slow:;
     /* Unassigned physical address (no MMIO devices yet): run the instruction through its
      * C helper, which reads all ones and drops writes, as the bus does. */
     struct insn in;
@@ -413,7 +416,7 @@ void machine_print_stats(const struct machine *m, FILE *out) {
     fprintf(out, "  callouts: io %llu, privileged %llu, helper %llu\n",
             (unsigned long long)s->callouts_io, (unsigned long long)s->callouts_priv,
             (unsigned long long)s->callouts_helper);
-    fprintf(out, "  soft-TLB misses        %llu\n", (unsigned long long)s->tlb_misses);
+    fprintf(out, "  view page fills        %llu\n", (unsigned long long)s->tlb_misses);
     fprintf(out, "  invalidations          %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  insns as host code     %llu (%.4f%%)\n",
             (unsigned long long)s->insns_translated_code,

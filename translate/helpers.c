@@ -465,8 +465,6 @@ static int h_popa(machine_t *m, const struct insn *in) {
     return HELPER_OK;
 }
 
-#define FL_RF 0x00010000u
-#define FL_VM 0x00020000u
 /* Flags POPF may change at CPL 0 outside V86 mode: all but RF, VM, VIF, VIP and reserved
  * bits (SDM Vol. 2B POPF/POPFD): CF PF AF ZF SF TF IF DF OF IOPL NT AC ID. */
 #define FL_POPF_MASK 0x00247fd5u

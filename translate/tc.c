@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 
 #include "hv/machine.h"
-#include "hv/softtlb.h"
+#include "hv/mmu.h"
 
 #define TC_MAX_META (1u << 22)
 #define TC_MAX_LINKS (1u << 20)
@@ -132,7 +132,7 @@ static void register_pages(struct machine *m, struct ccf *c) {
         if (pn >= tc->npages) continue;
         c->pnext[i] = tc->page_head[pn];
         tc->page_head[pn] = idx;
-        if (m->code_pages[pn] == 0) softtlb_protect_code(m, pn);
+        if (m->code_pages[pn] == 0) mmu_protect_code(m, pn);
         if (m->code_pages[pn] < 255) m->code_pages[pn]++;
     }
 }
@@ -209,6 +209,7 @@ uint32_t tc_invalidate_page(struct machine *m, uint32_t pn) {
         idx = next;
     }
     tc->page_head[pn] = -1;
+    if (m->code_pages[pn]) mmu_unprotect_code(m, pn);
     m->code_pages[pn] = 0;
     m->stats.invalidations += n;
     return n;
@@ -223,8 +224,9 @@ void tc_flush(struct machine *m) {
     tc->nsrc = 0;
     memset(tc->hash, 0, sizeof tc->hash);
     memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
+    for (uint32_t pn = 0; pn < tc->npages; pn++)
+        if (m->code_pages[pn]) mmu_unprotect_code(m, pn);
     memset(m->code_pages, 0, tc->npages);
     jcache_clear(tc);
-    softtlb_flush(m);
     m->stats.tc_flushes++;
 }

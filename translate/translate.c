@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "hv/machine.h"
-#include "hv/softtlb.h"
+#include "hv/mmu.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
 
@@ -197,9 +197,10 @@ static bool is_high_byte(ZydisRegister r) {
 
 /* ---- soft TLB ---------------------------------------------------------------------------- */
 
-/* Emits r8d = guest effective address of mem, then r9 = its soft-TLB addend, so that the
- * host address is [r8 + r9]. Only lea/mov/shrx: flags untouched. */
+/* Emits r8d = guest linear address of mem, so that the host address is [r14 + r8] in the
+ * current linear view (hv/mmu.h). Only lea/mov: flags untouched. */
 static void emit_tlb(struct emitter *e, const ZydisDecodedOperand *mem, bool write) {
+    (void)write;
     ZydisRegister base = map_reg(mem->mem.base), index = map_reg(mem->mem.index);
     int64_t disp = mem->mem.disp.has_displacement ? mem->mem.disp.value : 0;
     if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
@@ -208,24 +209,17 @@ static void emit_tlb(struct emitter *e, const ZydisDecodedOperand *mem, bool wri
         /* 32-bit address size: the sum wraps modulo 2^32 as the guest's does. */
         emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
               op_mem(base, index, mem->mem.scale, (int32_t)disp, 0));
-    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8D),
-          op_reg(ZYDIS_REGISTER_R13D));
-    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
-          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
 }
 
 /* Same for a stack slot at r12d + delta (delta applied with 32-bit wrap). */
 static void emit_tlb_stack(struct emitter *e, int32_t delta, bool write) {
+    (void)write;
     emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
           op_mem(ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_NONE, 0, delta, 0));
-    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8D),
-          op_reg(ZYDIS_REGISTER_R13D));
-    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
-          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
 }
 
 static ZydisEncoderOperand host_mem(uint16_t size) {
-    return op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, 1, 0, size);
+    return op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R8, 1, 0, size);
 }
 
 /* ---- stubs and budget --------------------------------------------------------------------- */
@@ -626,10 +620,6 @@ static bool emit_stack(struct tstate *t, const struct insn *in) {
     if (z->mnemonic == ZYDIS_MNEMONIC_LEAVE) {
         /* esp = ebp; pop ebp */
         emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_EBP));
-        emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(ZYDIS_REGISTER_R8D),
-              op_reg(ZYDIS_REGISTER_R13D));
-        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
-              op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, 0, 8));
         emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D), host_mem(4));
         emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
               op_mem(ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_NONE, 0, 4, 0));
@@ -761,15 +751,13 @@ static uint8_t *emit_jrcxz_far(struct emitter *e) {
     return emit_jmp32(e);
 }
 
-/* Host pointer for guest esi/edi: rsi/rdi += addend. RAM and the guard region are 4 GiB
- * aligned (hv/softtlb.h), so the low 32 bits stay the guest value: "mov esi, esi" after
- * the string operation recovers it, and a fault reports it exactly. */
+/* Host pointer for guest esi/edi: rsi/rdi += view base. The views are 4 GiB aligned
+ * (hv/mmu.h), so the low 32 bits stay the guest value: "mov esi, esi" after the string
+ * operation recovers it, and a fault reports it exactly. */
 static void emit_string_ptr(struct emitter *e, ZydisRegister r32, ZydisRegister r64, bool write) {
-    emit3(e, ZYDIS_MNEMONIC_SHRX, op_reg(ZYDIS_REGISTER_R9D), op_reg(r32),
-          op_reg(ZYDIS_REGISTER_R13D));
-    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
-          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R9, 8, write ? TLB_WRITE_OFFSET : 0, 8));
-    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(r64), op_mem(r64, ZYDIS_REGISTER_R9, 1, 0, 0));
+    (void)r32;
+    (void)write;
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(r64), op_mem(r64, ZYDIS_REGISTER_R14, 1, 0, 0));
 }
 
 /* One string instruction, with its REP loop: one element per iteration, the first charged

@@ -1,0 +1,326 @@
+#define _GNU_SOURCE
+/* Guest paging and the host linear views (see hv/mmu.h). */
+#include "hv/mmu.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hv/machine.h"
+
+#define PTE_P 0x001u
+#define PTE_W 0x002u
+#define PTE_U 0x004u
+#define PTE_A 0x020u
+#define PTE_D 0x040u
+#define PTE_PS 0x080u
+#define PTE_G 0x100u
+
+void *reserve_4g_aligned(uint64_t bytes) {
+    uint64_t span = bytes + (1ull << 32);
+    uint8_t *p = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + (1ull << 32) - 1) & ~((uintptr_t)(1ull << 32) - 1));
+    if (a > p) munmap(p, (size_t)(a - p));
+    uint8_t *end = p + span, *aend = a + bytes;
+    if (end > aend) munmap(aend, (size_t)(end - aend));
+    return a;
+}
+
+void unreserve_4g_aligned(void *p, uint64_t bytes) {
+    if (p) munmap(p, bytes);
+}
+
+static uint32_t ram_pages(const struct machine *m) {
+    return m->ram_size >> 12;
+}
+
+/* Replaces [lin, lin+len) of view v with inaccessible reserved space. */
+static void view_unmap(struct mmu *u, int v, uint64_t lin, uint64_t len) {
+    mmap(u->view[v] + lin, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+         -1, 0);
+}
+
+static bool view_map(struct mmu *u, int v, uint64_t lin, uint64_t pa, uint64_t len, bool w) {
+    void *p = mmap(u->view[v] + lin, len, PROT_READ | (w ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
+                   u->memfd, (off_t)pa);
+    return p != MAP_FAILED;
+}
+
+bool mmu_init(struct machine *m) {
+    struct mmu *u = &m->mmu;
+    memset(u, 0, sizeof *u);
+    /* RAM is a memfd so that its frames can be mapped again into the linear views */
+    u->memfd = memfd_create("rrvm-guest-ram", MFD_CLOEXEC);
+    if (u->memfd < 0 || ftruncate(u->memfd, m->ram_size) != 0) return false;
+    if (mmap(m->ram, m->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, u->memfd, 0) ==
+        MAP_FAILED)
+        return false;
+    u->map = calloc(MMU_MAX_MAPS, sizeof *u->map);
+    u->phys_head = malloc(sizeof(int32_t) * ram_pages(m));
+    if (!u->map || !u->phys_head) return false;
+    memset(u->phys_head, 0xff, sizeof(int32_t) * ram_pages(m));
+    memset(u->vhash, 0xff, sizeof u->vhash);
+    for (int v = 0; v < 2; v++) {
+        u->view[v] = reserve_4g_aligned(VIEW_RESERVE);
+        if (!u->view[v]) return false;
+    }
+    return true;
+}
+
+void mmu_free(struct machine *m) {
+    struct mmu *u = &m->mmu;
+    for (int v = 0; v < 2; v++)
+        unreserve_4g_aligned(u->view[v], VIEW_RESERVE);
+    free(u->map);
+    free(u->phys_head);
+    if (u->memfd >= 0) close(u->memfd);
+    memset(u, 0, sizeof *u);
+    u->memfd = -1;
+}
+
+/* ---- page walk (SDM Vol. 3A §4.3, 32-bit paging) ------------------------------------------ */
+
+static uint32_t phys_read32(struct machine *m, uint32_t pa) {
+    uint32_t v = 0xffffffffu;
+    if ((uint64_t)pa + 4 <= m->ram_size) memcpy(&v, m->ram + pa, 4);
+    return v;
+}
+
+static void phys_set_bits(struct machine *m, uint32_t pa, uint32_t bits) {
+    if ((uint64_t)pa + 4 > m->ram_size) return;
+    uint32_t v;
+    memcpy(&v, m->ram + pa, 4);
+    if ((v & bits) == bits) return;
+    v |= bits;
+    /* through guest_phys_write: a page-table page may also hold code */
+    guest_phys_write(m, pa, &v, 4);
+}
+
+struct walk {
+    uint32_t pa;
+    bool writable, user, global;
+    bool dirty;
+};
+
+static enum mmu_status walk(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
+                            struct walk *w) {
+    struct cpu *c = &m->cpu;
+    if (!(c->cr[0] & CR0_PG)) {
+        *w = (struct walk){lin, true, true, false, true};
+        return MMU_OK;
+    }
+    uint32_t pde_pa = (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2);
+    uint32_t pde = phys_read32(m, pde_pa);
+    uint32_t err = (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
+    if (!(pde & PTE_P)) goto fault;
+    bool big = (pde & PTE_PS) && (c->cr[4] & CR4_PSE);
+    uint32_t pte_pa = 0, pte = pde;
+    if (big) {
+        /* Without PSE-36, bits 21:13 of a 4 MiB PDE are reserved (SDM Vol. 3A Table 4-4). */
+        if (pde & 0x003fe000u) {
+            err |= PFEC_P | PFEC_RSVD;
+            goto fault;
+        }
+    } else {
+        pte_pa = (pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2);
+        pte = phys_read32(m, pte_pa);
+        if (!(pte & PTE_P)) goto fault;
+    }
+    /* Access rights combine both levels (SDM Vol. 3A §4.6.1). */
+    bool u_ok = (pde & PTE_U) && (pte & PTE_U);
+    bool rw = (pde & PTE_W) && (pte & PTE_W);
+    bool w_ok = user ? (u_ok && rw) : (rw || !(c->cr[0] & CR0_WP));
+    if ((user && !u_ok) || (write && !w_ok)) {
+        err |= PFEC_P;
+        goto fault;
+    }
+    if (set_ad) {
+        phys_set_bits(m, pde_pa, PTE_A | (big && write ? PTE_D : 0));
+        if (!big) phys_set_bits(m, pte_pa, PTE_A | (write ? PTE_D : 0));
+        if (write) pte |= PTE_D;
+    }
+    w->pa =
+        big ? ((pde & 0xffc00000u) | (lin & 0x3fffffu)) : ((pte & 0xfffff000u) | (lin & 0xfffu));
+    w->user = u_ok;
+    /* a view maps the page writable only for accesses that may write it at that view's
+     * privilege: for the user view, U and W; for the supervisor view, W or !WP */
+    w->writable = user ? (u_ok && rw) : (rw || !(c->cr[0] & CR0_WP));
+    w->global = (pte & PTE_G) && (c->cr[4] & CR4_PGE);
+    w->dirty = (pte & PTE_D) != 0;
+    return MMU_OK;
+fault:
+    c->cr[2] = lin;
+    c->pf_error = err;
+    return MMU_PAGE_FAULT;
+}
+
+enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
+                              uint32_t *phys) {
+    struct walk w;
+    enum mmu_status s = walk(m, lin, write, user, set_ad, &w);
+    if (s != MMU_OK) return s;
+    *phys = w.pa;
+    return w.pa >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;
+}
+
+/* ---- the views ----------------------------------------------------------------------------- */
+
+static uint32_t vhash(uint32_t vpn) {
+    return (vpn ^ (vpn >> 12)) & (MMU_VHASH - 1);
+}
+
+static struct mmu_map *find_map(struct mmu *u, uint32_t vpn, int v) {
+    for (int32_t i = u->vhash[vhash(vpn)]; i >= 0; i = u->map[i].vnext)
+        if (u->map[i].live && u->map[i].vpn == vpn && u->map[i].view == v) return &u->map[i];
+    return NULL;
+}
+
+static void unlink_map(struct mmu *u, int32_t idx) {
+    struct mmu_map *e = &u->map[idx];
+    for (int32_t *pp = &u->phys_head[e->ppn]; *pp >= 0; pp = &u->map[*pp].pnext)
+        if (*pp == idx) {
+            *pp = e->pnext;
+            break;
+        }
+    for (int32_t *pp = &u->vhash[vhash(e->vpn)]; *pp >= 0; pp = &u->map[*pp].vnext)
+        if (*pp == idx) {
+            *pp = e->vnext;
+            break;
+        }
+    e->live = false;
+}
+
+static void add_map(struct machine *m, uint32_t vpn, uint32_t ppn, int v, bool writable,
+                    bool global) {
+    struct mmu *u = &m->mmu;
+    struct mmu_map *e = find_map(u, vpn, v);
+    if (e && e->ppn != ppn) {
+        unlink_map(u, (int32_t)(e - u->map));
+        e = NULL;
+    }
+    if (!e) {
+        if (u->nmap >= MMU_MAX_MAPS) mmu_flush(m, false);
+        int32_t idx = (int32_t)u->nmap++;
+        e = &u->map[idx];
+        *e = (struct mmu_map){
+            vpn, ppn, u->phys_head[ppn], u->vhash[vhash(vpn)], (uint8_t)v, false, false, true};
+        u->phys_head[ppn] = idx;
+        u->vhash[vhash(vpn)] = idx;
+    }
+    e->writable = writable;
+    e->global = global;
+}
+
+static void protect_all(struct machine *m, uint32_t ppn, bool code);
+
+static void map_identity(struct machine *m) {
+    struct mmu *u = &m->mmu;
+    for (int v = 0; v < 2; v++) {
+        view_map(u, v, 0, 0, m->ram_size, true);
+        /* frames holding translated code stay read-only (coherence) */
+        for (uint32_t pn = 0; pn < ram_pages(m); pn++)
+            if (m->code_pages[pn]) mprotect(u->view[v] + ((uint64_t)pn << 12), 4096, PROT_READ);
+    }
+    u->identity = true;
+}
+
+enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_view v,
+                         bool *code_write, uint32_t *ppn_out) {
+    struct mmu *u = &m->mmu;
+    *code_write = false;
+    if (!(m->cpu.cr[0] & CR0_PG)) {
+        if (lin >= m->ram_size) return MMU_UNASSIGNED;
+        *ppn_out = lin >> 12;
+        if (!u->identity) map_identity(m);
+        if (write && m->code_pages[lin >> 12])
+            *code_write = true;
+        else if (write)
+            protect_all(m, lin >> 12, false); /* never fault twice on the same store */
+        return MMU_OK;
+    }
+    struct walk w;
+    enum mmu_status s = walk(m, lin, write, v == VIEW_USER, true, &w);
+    if (s != MMU_OK) return s;
+    if (w.pa >= m->ram_size) return MMU_UNASSIGNED;
+    uint32_t ppn = w.pa >> 12, vpn = lin >> 12;
+    *ppn_out = ppn;
+    /* writable in the host view only once the guest's dirty bit is set, so that the first
+     * store faults here and sets it */
+    bool may_write = w.writable;
+    bool map_w = may_write && (w.dirty || write) && !m->code_pages[ppn];
+    if (!view_map(u, v, (uint64_t)vpn << 12, (uint64_t)ppn << 12, 4096, map_w)) {
+        /* out of host mappings: start over with an empty view */
+        mmu_flush(m, false);
+        if (!view_map(u, v, (uint64_t)vpn << 12, (uint64_t)ppn << 12, 4096, map_w))
+            return MMU_UNASSIGNED;
+    }
+    add_map(m, vpn, ppn, v, may_write && (w.dirty || write), w.global);
+    if (write && may_write && m->code_pages[ppn]) *code_write = true;
+    return MMU_OK;
+}
+
+void mmu_flush(struct machine *m, bool keep_global) {
+    struct mmu *u = &m->mmu;
+    uint32_t nglobal = 0;
+    if (keep_global)
+        for (uint32_t i = 0; i < u->nmap; i++)
+            if (u->map[i].live && u->map[i].global) nglobal++;
+    if (!keep_global || nglobal == 0 || u->nmap - nglobal > 256) {
+        /* Everything goes: two large remaps are cheaper than many small ones, and a TLB may
+         * always drop global entries too (they are refilled on demand). */
+        for (int v = 0; v < 2; v++)
+            view_unmap(u, v, 0, VIEW_RESERVE);
+        u->nmap = 0;
+        memset(u->phys_head, 0xff, sizeof(int32_t) * ram_pages(m));
+        memset(u->vhash, 0xff, sizeof u->vhash);
+        u->identity = false;
+        return;
+    }
+    for (uint32_t i = 0; i < u->nmap; i++) {
+        struct mmu_map *e = &u->map[i];
+        if (e->live && !e->global) {
+            view_unmap(u, e->view, (uint64_t)e->vpn << 12, 4096);
+            unlink_map(u, (int32_t)i);
+        }
+    }
+    u->identity = false;
+}
+
+void mmu_flush_page(struct machine *m, uint32_t lin) {
+    struct mmu *u = &m->mmu;
+    if (u->identity) {
+        mmu_flush(m, false);
+        return;
+    }
+    for (int v = 0; v < 2; v++) {
+        struct mmu_map *e = find_map(u, lin >> 12, v);
+        if (!e) continue;
+        view_unmap(u, v, (uint64_t)(lin >> 12) << 12, 4096);
+        unlink_map(u, (int32_t)(e - u->map));
+    }
+}
+
+static void protect_all(struct machine *m, uint32_t ppn, bool code) {
+    struct mmu *u = &m->mmu;
+    if (u->identity)
+        for (int v = 0; v < 2; v++)
+            mprotect(u->view[v] + ((uint64_t)ppn << 12), 4096, PROT_READ | (code ? 0 : PROT_WRITE));
+    if (ppn >= ram_pages(m)) return;
+    for (int32_t i = u->phys_head[ppn]; i >= 0; i = u->map[i].pnext) {
+        struct mmu_map *e = &u->map[i];
+        if (e->live && e->writable)
+            mprotect(u->view[e->view] + ((uint64_t)e->vpn << 12), 4096,
+                     PROT_READ | (code ? 0 : PROT_WRITE));
+    }
+}
+
+void mmu_protect_code(struct machine *m, uint32_t ppn) {
+    protect_all(m, ppn, true);
+}
+
+void mmu_unprotect_code(struct machine *m, uint32_t ppn) {
+    protect_all(m, ppn, false);
+}

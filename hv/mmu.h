@@ -1,0 +1,95 @@
+/* The guest MMU: 32-bit paging (SDM Vol. 3A ch. 4) and the host-side views that translated
+ * code uses instead of a table-driven soft TLB.
+ *
+ * Guest RAM is a memfd mapped once at m->ram (the physical view, for the monitor and
+ * devices). Each of two linear views (supervisor and user) is a 4 GiB-aligned, 4 GiB +
+ * 64 KiB reservation of PROT_NONE address space in which guest linear page L is mapped to
+ * the memfd page of its guest-physical frame, on demand, as the guest's TLB would hold it:
+ *
+ *   host address = view base + guest linear address        (r14 holds the view base)
+ *
+ * A missing, read-only or not-yet-dirty page faults (SIGSEGV); the monitor walks the guest
+ * page tables, delivers #PF or maps the page, and restarts the instruction. Accesses that
+ * cross a page boundary are correct by construction (both pages are mapped or the access
+ * faults), and the low 32 bits of a host address are the guest linear address.
+ *
+ * A page is mapped writable only if the guest may write it, its dirty bit is set, and no
+ * CCF was translated from its physical frame (stores to code must fault: coherence). */
+#ifndef RRVM_HV_MMU_H
+#define RRVM_HV_MMU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct machine;
+
+enum mmu_view { VIEW_SUPER = 0, VIEW_USER = 1 };
+
+/* Page-fault error code bits (SDM Vol. 3A §4.7). */
+#define PFEC_P 0x1
+#define PFEC_W 0x2
+#define PFEC_U 0x4
+#define PFEC_RSVD 0x8
+
+#define VIEW_RESERVE ((1ull << 32) + 65536)
+
+struct mmu_map {
+    uint32_t vpn, ppn;
+    int32_t pnext; /* next mapping of the same physical frame */
+    int32_t vnext; /* next in the vpn hash bucket */
+    uint8_t view;
+    bool writable; /* mapped (or to be re-mapped after code goes away) read-write */
+    bool global;
+    bool live;
+};
+
+#define MMU_MAX_MAPS 40000u
+#define MMU_VHASH 4096u
+
+struct mmu {
+    int memfd;
+    uint8_t *view[2];
+    bool identity; /* paging off: all of RAM mapped at linear = physical in both views */
+    struct mmu_map *map;
+    uint32_t nmap, nglobal_kept;
+    int32_t *phys_head; /* per RAM page: first mapping of it, -1 = none */
+    int32_t vhash[MMU_VHASH];
+};
+
+/* Result of a translation for the monitor. */
+enum mmu_status {
+    MMU_OK = 0,
+    MMU_PAGE_FAULT, /* #PF: cr2 and m->cpu.pf_error set */
+    MMU_UNASSIGNED, /* no RAM at that physical address */
+};
+
+bool mmu_init(struct machine *m);
+void mmu_free(struct machine *m);
+
+/* Walks the guest page tables for an access to lin (paging off: identity). write/user
+ * describe the access; set_ad sets accessed/dirty bits as the CPU would on success. On a
+ * fault, sets CR2 and the error code. */
+enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
+                              uint32_t *phys);
+
+/* A host fault at lin in view v: maps the page if the guest may access it. Returns
+ * MMU_OK (retry the instruction), MMU_PAGE_FAULT or MMU_UNASSIGNED. *code_write is set
+ * when the access is a permitted store to a frame holding translated code (the caller
+ * invalidates it, then calls mmu_unprotect_code). */
+enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_view v,
+                         bool *code_write, uint32_t *ppn_out);
+
+/* Drops every mapping (CR3 reload with keep_global, CR0.PG/WP, CR4 changes without). */
+void mmu_flush(struct machine *m, bool keep_global);
+/* INVLPG: drops the mappings of linear page lin in both views. */
+void mmu_flush_page(struct machine *m, uint32_t lin);
+/* Makes every linear mapping of physical frame ppn read-only (CCFs were translated from
+ * it), and undoes that when they are gone. */
+void mmu_protect_code(struct machine *m, uint32_t ppn);
+void mmu_unprotect_code(struct machine *m, uint32_t ppn);
+
+/* Reserves bytes of PROT_NONE address space starting at a 4 GiB boundary. */
+void *reserve_4g_aligned(uint64_t bytes);
+void unreserve_4g_aligned(void *p, uint64_t bytes);
+
+#endif
