@@ -1,24 +1,96 @@
-/* Port I/O dispatch: COM1 at 0x3F8-0x3FF and QEMU's isa-debug-exit at 0xF4. Every other
- * port behaves like an unassigned ISA address: reads float high, writes go nowhere. */
+/* Port I/O dispatch for the rrvm PC, and the glue between device models, guest time and
+ * the terminal: PIC pair, PIT, CMOS/RTC, COM1, i8042, system control port B (0x61), the
+ * POST port 0x80, PCI configuration ports (no devices), and QEMU's isa-debug-exit at 0xF4.
+ * Every other port behaves like an unassigned ISA address: reads float high, writes go
+ * nowhere. */
+#include <string.h>
+
 #include "hv/machine.h"
 
 #define COM1_BASE 0x3F8
 #define COM1_LAST 0x3FF
+#define COM1_IRQ 4
 #define DEBUG_EXIT_PORT 0xF4 /* qemu -device isa-debug-exit,iobase=0xf4,iosize=4 */
+#define PCI_CONFIG_ADDRESS 0xCF8
+#define PCI_CONFIG_DATA 0xCFC
 
 static uint8_t read_byte(struct machine *m, uint16_t port) {
-    if (port >= COM1_BASE && port <= COM1_LAST) return uart16550_read(&m->com1, port - COM1_BASE);
+    uint64_t now = clock_now_ns(m);
+    switch (port) {
+    case 0x20:
+    case 0x21:
+    case 0xA0:
+    case 0xA1: return pic8259_read(&m->pic, port);
+    case 0x4D0:
+    case 0x4D1: return pic8259_elcr_read(&m->pic, port);
+    case 0x40:
+    case 0x41:
+    case 0x42:
+    case 0x43: return pit8254_read(&m->pit, port, now);
+    case 0x61: {
+        /* bit 5: PIT OUT2; bit 4: refresh request, toggling every 15 us (some delay loops
+         * count its edges) */
+        uint8_t v = m->port61 & 0x0f;
+        if (pit8254_out(&m->pit, 2, now)) v |= 0x20;
+        if ((now / 15085) & 1) v |= 0x10;
+        return v;
+    }
+    case 0x70:
+    case 0x71: return rtc146818_read(&m->rtc, port, now);
+    case 0x60:
+    case 0x64: return i8042_read(&m->kbc, port);
+    case 0x80: return 0xff;
+    default: break;
+    }
+    if (port >= COM1_BASE && port <= COM1_LAST) {
+        uint8_t v = uart16550_read(&m->com1, port - COM1_BASE);
+        devices_update(m); /* a byte taken from the FIFO makes room for queued input */
+        return v;
+    }
     return 0xff;
 }
 
 static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
-    if (port >= COM1_BASE && port <= COM1_LAST) uart16550_write(&m->com1, port - COM1_BASE, v);
+    uint64_t now = clock_now_ns(m);
+    switch (port) {
+    case 0x20:
+    case 0x21:
+    case 0xA0:
+    case 0xA1: pic8259_write(&m->pic, port, v); return;
+    case 0x4D0:
+    case 0x4D1: pic8259_elcr_write(&m->pic, port, v); return;
+    case 0x40:
+    case 0x41:
+    case 0x42:
+    case 0x43: pit8254_write(&m->pit, port, v, now); return;
+    case 0x61:
+        m->port61 = v & 0x0f;
+        pit8254_set_gate(&m->pit, 2, v & 1, now);
+        return;
+    case 0x70:
+    case 0x71: rtc146818_write(&m->rtc, port, v, now); return;
+    case 0x60:
+    case 0x64:
+        if (i8042_write(&m->kbc, port, v)) m->reset_requested = true;
+        return;
+    case 0x80: return; /* POST codes / I/O delay */
+    default: break;
+    }
+    if (port >= COM1_BASE && port <= COM1_LAST) {
+        uart16550_write(&m->com1, port - COM1_BASE, v);
+        if (m->com1.out) fflush(m->com1.out);
+    }
 }
 
 uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size) {
-    /* The UART is an 8-bit device: a wider IN is split into byte accesses to consecutive
-     * ports, little-endian, as the ISA bus does for an 8-bit peripheral. Unassigned ports
-     * give 0xFF per byte, hence 0xFFFF / 0xFFFFFFFF for wider reads. */
+    if (port == PCI_CONFIG_DATA && size == 4) {
+        /* No PCI device answers: configuration reads give all ones (vendor 0xFFFF). */
+        return 0xffffffffu;
+    }
+    if (port == PCI_CONFIG_ADDRESS && size == 4) return m->pci_address;
+    /* An 8-bit device on a wider IN is split into byte accesses to consecutive ports,
+     * little-endian, as the ISA bus does for an 8-bit peripheral. Unassigned ports give
+     * 0xFF per byte, hence 0xFFFF / 0xFFFFFFFF for wider reads. */
     uint32_t v = 0;
     for (unsigned i = 0; i < size && i < 4; i++)
         v |= (uint32_t)read_byte(m, (uint16_t)(port + i)) << (8 * i);
@@ -35,6 +107,52 @@ void ioport_write(struct machine *m, uint16_t port, unsigned size, uint32_t valu
         m->exit_status = (int)(((v << 1) | 1u) & 0x7fffffffu);
         return;
     }
+    if (port == PCI_CONFIG_ADDRESS && size == 4) {
+        m->pci_address = value & 0x80fffffcu;
+        return;
+    }
+    if (port == PCI_CONFIG_DATA) return;
     for (unsigned i = 0; i < size && i < 4; i++)
         write_byte(m, (uint16_t)(port + i), (uint8_t)(value >> (8 * i)));
+}
+
+/* Terminal input is polled at most every 2 ms of host time: a read(2) per monitor entry
+ * would cost more than the guest's work between entries. */
+#define INPUT_POLL_NS 2000000ull
+
+static void pump_input(struct machine *m) {
+    if (m->console_open && m->input_len < sizeof m->input) {
+        uint64_t now = clock_now_ns(m);
+        if (m->clock.mode == CLOCK_VIRTUAL || now - m->input_polled_ns >= INPUT_POLL_NS ||
+            m->halted) {
+            m->input_polled_ns = now;
+            m->input_len += (unsigned)console_poll(&m->console, m->input + m->input_len,
+                                                   sizeof m->input - m->input_len);
+        }
+    }
+    unsigned taken = 0;
+    while (taken < m->input_len && uart16550_rx_ready(&m->com1) &&
+           uart16550_receive(&m->com1, m->input[taken]))
+        taken++;
+    if (taken) {
+        memmove(m->input, m->input + taken, m->input_len - taken);
+        m->input_len -= taken;
+    }
+}
+
+uint64_t devices_update(struct machine *m) {
+    uint64_t now = clock_now_ns(m);
+    unsigned edges = pit8254_irq0_edges(&m->pit, now);
+    if (edges) {
+        /* edge-triggered: several missed periods still make one request */
+        pic8259_set_irq(&m->pic, 0, 1);
+        pic8259_set_irq(&m->pic, 0, 0);
+    }
+    pic8259_set_irq(&m->pic, 8, rtc146818_irq(&m->rtc, now));
+    pump_input(m);
+    pic8259_set_irq(&m->pic, COM1_IRQ, uart16550_irq(&m->com1));
+    uint64_t next = pit8254_next_irq0_ns(&m->pit, now);
+    uint64_t r = rtc146818_next_event_ns(&m->rtc, now);
+    if (r < next) next = r;
+    return next;
 }

@@ -16,7 +16,7 @@ struct uart16550 {
     uint8_t fcr; /* FIFO control (write) */
     uint8_t lcr; /* line control; bit 7 = DLAB */
     uint8_t mcr; /* modem control */
-    uint8_t lsr; /* line status: only the sticky error bits (OE) are stored, DR is derived */
+    uint8_t lsr; /* line status: THRE/TEMT and the sticky error bits (OE); DR is derived */
     uint8_t msr; /* modem status: inputs (bits 4-7) and delta bits (0-3) */
     uint8_t scr; /* scratch */
     uint16_t divisor;
@@ -24,9 +24,9 @@ struct uart16550 {
 
     /* Receiver: a ring of received bytes; capacity 16 with FIFOs on, 1 (the RBR) when off. */
     uint8_t rx[UART16550_FIFO_SIZE];
-    uint8_t rx_head;  /* index of the oldest byte */
-    uint8_t rx_count; /* bytes waiting */
-    uint8_t rbr_last; /* what RBR reads when nothing is waiting (the last byte read) */
+    uint8_t rx_head;   /* index of the oldest byte */
+    uint8_t rx_count;  /* bytes waiting */
+    uint8_t rbr_last;  /* what RBR reads when nothing is waiting (the last byte read) */
     bool thre_pending; /* THR-empty interrupt condition (datasheet Table IV, priority 3) */
 };
 

@@ -108,7 +108,8 @@ struct cpu {
     uint32_t cr[5];
     uint32_t dr[8];
     unsigned cpl;
-    uint32_t pf_error; /* error code of the last #PF raised by the MMU */
+    uint32_t pf_error;  /* error code of the last #PF raised by the MMU */
+    uint32_t exc_error; /* error code of the exception being raised (#GP, #TS, ...) */
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t icount; /* retired guest instructions (REP: one per iteration) */
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hv/segments.h"
 #include "translate/tc.h"
 
 /* Guest RAM sits at the start of a 4 GiB + 64 KiB reservation, so that any 32-bit guest
@@ -39,16 +40,47 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
     }
     m->cpu.view = (uint64_t)(uintptr_t)m->mmu.view[VIEW_SUPER];
     m->cpu.jcache = (uint64_t)(uintptr_t)m->tc->jcache;
+    /* flat 32-bit segments, as multiboot promises (loaders set the selectors) */
     for (int i = 0; i < 6; i++)
-        m->cpu.seg[i] = (struct segcache){0, 0, 0xffffffffu, 0};
+        m->cpu.seg[i] = (struct segcache){0, 0, 0xffffffffu, i == S_CS ? 0xc09b : 0xc093};
     cpu_set_eflags(&m->cpu, 0);
     m->serial_out = stdout;
     uart16550_init(&m->com1, stdout);
+    m->cpu.cr[0] = CR0_PE | CR0_ET;
+    cpu_set_cpl(m, 0);
+    machine_power_on(m, CLOCK_HOST, 0);
     return m;
+}
+
+void machine_power_on(struct machine *m, enum clock_mode mode, int64_t epoch_s) {
+    clock_init(m, mode);
+    uint64_t now = clock_now_ns(m);
+    pic8259_init(&m->pic);
+    pit8254_init(&m->pit, now);
+    rtc146818_init(&m->rtc, epoch_s, now, m->ram_size);
+    i8042_init(&m->kbc);
+    m->port61 = 0;
+    pit8254_set_gate(&m->pit, 2, false, now);
+}
+
+void machine_attach_console(struct machine *m) {
+    if (!m->console_open) m->console_open = console_open(&m->console, 0);
+}
+
+void machine_tlb_flush(struct machine *m, bool keep_global) {
+    mmu_flush(m, keep_global);
+    tc_unchain_cross_page(m->tc);
+    m->stats.tlb_flushes++;
+}
+
+void machine_tlb_flush_page(struct machine *m, uint32_t lin) {
+    mmu_flush_page(m, lin);
+    tc_unchain_cross_page(m->tc);
 }
 
 void machine_destroy(struct machine *m) {
     if (!m) return;
+    if (m->console_open) console_close(&m->console);
     mmu_free(m);
     tc_destroy(m->tc);
     free(m->code_pages);

@@ -8,7 +8,13 @@
 
 #include "hv/cpu.h"
 #include "hv/mmu.h"
+#include "hostdriver/console.h"
+#include "hostdriver/i8042.h"
+#include "hostdriver/pic8259.h"
+#include "hostdriver/pit8254.h"
+#include "hostdriver/rtc146818.h"
 #include "hostdriver/uart16550.h"
+#include "hv/clock.h"
 
 /* Exception vectors (SDM Vol. 3A §6.3.1). */
 enum {
@@ -33,8 +39,10 @@ enum {
 enum run_result {
     RUN_EXIT_DEVICE,   /* guest wrote to isa-debug-exit: status in machine.exit_status */
     RUN_ICOUNT_LIMIT,  /* --icount-limit reached */
-    RUN_GUEST_FAULT,   /* unhandled guest exception: machine.fault_* describe it */
-    RUN_HALTED,        /* HLT with interrupts disabled: nothing can wake the guest */
+    RUN_GUEST_FAULT,   /* triple fault: machine.fault_* describe the first exception */
+    RUN_HALTED,        /* halted and nothing can ever wake the guest */
+    RUN_USER_QUIT,     /* Ctrl-A x on the console */
+    RUN_RESET,         /* the guest asked for a reset (i8042, or a triple fault with reset) */
     RUN_MONITOR_ERROR, /* monitor could not continue (message in machine.error) */
 };
 
@@ -52,6 +60,11 @@ struct run_stats {
     uint64_t invalidations;         /* CCFs thrown away because their code page was written */
     uint64_t insns_translated_code; /* executed guest instructions run as host code */
     uint64_t insns_helpers;         /* executed guest instructions run by C helpers */
+    uint64_t events_delivered;      /* exceptions and interrupts delivered through the IDT */
+    uint64_t irqs;                  /* of which device interrupts */
+    uint64_t cr3_writes;
+    uint64_t tlb_flushes;
+    uint64_t halts;
 };
 
 struct tc;
@@ -63,6 +76,27 @@ struct machine {
 
     struct uart16550 com1;
     FILE *serial_out;
+    struct pic8259 pic;
+    struct pit8254 pit;
+    struct rtc146818 rtc;
+    struct i8042 kbc;
+    uint8_t port61; /* system control port B: bit 0 PIT gate 2, bit 1 speaker data */
+    uint32_t pci_address; /* last value written to 0xCF8 */
+    struct console console;
+    bool console_open;
+    uint8_t input[256]; /* terminal bytes not yet taken by the UART */
+    unsigned input_len;
+    uint64_t input_polled_ns;
+    struct {
+        enum clock_mode mode;
+        uint64_t host_base, idle_ns, tsc_offset;
+    } clock;
+    uint64_t irq_shadow;  /* icount at which interrupts are still inhibited (STI, MOV SS) */
+    bool halted;          /* HLT with IF=1: waiting for an interrupt */
+    bool triple_fault;
+    bool reset_on_triple_fault;
+    bool reset_requested;
+    int fetch_fault;      /* vector + 1 when translate_block could not fetch eip */
 
     struct tc *tc;
     struct mmu mmu;      /* paging and the linear views translated code accesses memory through */
@@ -72,6 +106,7 @@ struct machine {
     int max_block_insns;   /* translator block-size cap (1 = single-step blocks) */
 
     bool exited;
+    bool nonflat_segment; /* CS/DS/ES/SS loaded with a base or limit the translator ignores */
     int exit_status;
 
     /* Unhandled guest exception (until IDT delivery exists). */
@@ -86,6 +121,9 @@ struct machine {
 
 /* Creates a machine with ram_mb MiB of zeroed guest RAM. Returns NULL with a message in err. */
 struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen);
+/* Powers the devices on with guest time starting now (host clock or virtual), the RTC
+ * reading epoch_s (UTC seconds) at that moment. */
+void machine_power_on(struct machine *m, enum clock_mode mode, int64_t epoch_s);
 void machine_destroy(struct machine *m);
 
 /* Runs the guest until it exits, faults, halts for good or reaches icount_limit. */
@@ -106,6 +144,16 @@ void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned 
 /* Port I/O dispatch (hostdriver/ioport.c). */
 uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size);
 void ioport_write(struct machine *m, uint16_t port, unsigned size, uint32_t value);
+/* Brings device time up to now: timer edges and line levels into the PIC, terminal input
+ * into the UART. Returns the next time a device may raise an interrupt by itself. */
+uint64_t devices_update(struct machine *m);
+
+/* The guest's address translation changed: drop host view mappings (all but global ones
+ * if keep_global), and translated-code links that depended on them. */
+void machine_tlb_flush(struct machine *m, bool keep_global);
+void machine_tlb_flush_page(struct machine *m, uint32_t lin);
+/* Opens the terminal on fd 0 for COM1 input (raw mode on a tty). */
+void machine_attach_console(struct machine *m);
 
 void machine_print_stats(const struct machine *m, FILE *out);
 

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <ucontext.h>
 
+#include "hv/emulate.h"
+#include "hv/exceptions.h"
 #include "hv/machine.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
@@ -78,21 +80,12 @@ static void install_handlers(void) {
     sigaction(SIGILL, &sa, NULL);
 }
 
-static enum run_result guest_fault(struct machine *m, int vector, uint32_t error_code) {
-    m->fault_vector = vector;
-    m->fault_eip = m->cpu.eip;
-    m->fault_icount = m->cpu.icount;
-    m->fault_error_code = error_code;
-    return RUN_GUEST_FAULT;
-}
-
 static enum run_result monitor_error(struct machine *m) {
     if (!m->error[0])
         snprintf(m->error, sizeof m->error, "translation failed at eip=0x%08x", m->cpu.eip);
     return RUN_MONITOR_ERROR;
 }
 
-/* Runs c once with the given budget; returns the exit reason (or EXIT_FAULT). */
 static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
     struct cpu *cpu = &m->cpu;
     cpu->budget = budget;
@@ -115,151 +108,8 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
     return reason;
 }
 
-static int emulate_io(struct machine *m, const struct insn *in) {
-    struct cpu *cpu = &m->cpu;
-    const ZydisDecodedInstruction *z = &in->zi;
-    unsigned size = z->operand_width / 8;
-    m->stats.callouts_io++;
-    if (z->mnemonic == ZYDIS_MNEMONIC_IN) {
-        uint16_t port = in->op[1].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
-                            ? (uint16_t)in->op[1].imm.value.u
-                            : (uint16_t)cpu->gpr[R_EDX];
-        uint32_t v = ioport_read(m, port, size);
-        if (size == 1)
-            cpu->gpr[R_EAX] = (cpu->gpr[R_EAX] & ~0xffu) | (v & 0xff);
-        else if (size == 2)
-            cpu->gpr[R_EAX] = (cpu->gpr[R_EAX] & ~0xffffu) | (v & 0xffff);
-        else
-            cpu->gpr[R_EAX] = v;
-    } else {
-        uint16_t port = in->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE
-                            ? (uint16_t)in->op[0].imm.value.u
-                            : (uint16_t)cpu->gpr[R_EDX];
-        uint32_t v = cpu->gpr[R_EAX];
-        if (size == 1)
-            v &= 0xff;
-        else if (size == 2)
-            v &= 0xffff;
-        ioport_write(m, port, size, v);
-    }
-    cpu->eip += z->length;
-    return 0;
-}
-
-/* Emulates the instruction at cpu.eip (a callout). Returns 0 when it retired, a vector+1
- * for a guest exception, or -1 for a monitor error (message in m->error). */
-static int emulate_insn(struct machine *m, enum run_result *stop) {
-    struct cpu *cpu = &m->cpu;
-    struct insn in;
-    uint8_t buf[15];
-    guest_read(m, cpu->eip, buf, sizeof buf);
-    if (insn_decode(&in, buf, sizeof buf, cpu->eip) != 0) return VEC_UD + 1;
-    const ZydisDecodedInstruction *z = &in.zi;
-    switch (z->mnemonic) {
-    case ZYDIS_MNEMONIC_IN:
-    case ZYDIS_MNEMONIC_OUT: return emulate_io(m, &in);
-    case ZYDIS_MNEMONIC_UD0:
-    case ZYDIS_MNEMONIC_UD1:
-    case ZYDIS_MNEMONIC_UD2: return VEC_UD + 1;
-    case ZYDIS_MNEMONIC_INT3: return VEC_BP + 1;
-    case ZYDIS_MNEMONIC_INT1: return VEC_DB + 1;
-    case ZYDIS_MNEMONIC_INT:
-        /* No IDT delivery yet: a software interrupt is reported like an exception. */
-        snprintf(m->error, sizeof m->error,
-                 "guest INT 0x%02x at eip=0x%08x icount=%llu: "
-                 "interrupt delivery is not implemented yet",
-                 (unsigned)in.op[0].imm.value.u, cpu->eip, (unsigned long long)cpu->icount);
-        return -1;
-    case ZYDIS_MNEMONIC_CLI:
-        m->stats.callouts_priv++;
-        cpu->eflags &= ~FL_IF;
-        cpu->eip += z->length;
-        return 0;
-    case ZYDIS_MNEMONIC_STI:
-        m->stats.callouts_priv++;
-        cpu->eflags |= FL_IF;
-        cpu->eip += z->length;
-        return 0;
-    case ZYDIS_MNEMONIC_HLT:
-        /* No device raises interrupts yet, so nothing can ever wake the guest. */
-        m->stats.callouts_priv++;
-        cpu->eip += z->length;
-        *stop = RUN_HALTED;
-        return 0;
-    case ZYDIS_MNEMONIC_LGDT:
-    case ZYDIS_MNEMONIC_LIDT:
-    case ZYDIS_MNEMONIC_WBINVD:
-    case ZYDIS_MNEMONIC_INVD:
-    case ZYDIS_MNEMONIC_INVLPG:
-        /* Flat segments and no IDT delivery yet: accepted and not yet acted on. */
-        m->stats.callouts_priv++;
-        cpu->eip += z->length;
-        return 0;
-    case ZYDIS_MNEMONIC_MOV: {
-        m->stats.callouts_priv++;
-        const ZydisDecodedOperand *d = &in.op[0], *s = &in.op[1];
-        if (d->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-            ZydisRegisterGetClass(d->reg.value) == ZYDIS_REGCLASS_SEGMENT) {
-            uint16_t sel;
-            if (s->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-                int r = ZydisRegisterGetId(s->reg.value);
-                sel = (uint16_t)cpu->gpr[r & 7];
-            } else {
-                break; /* mov sreg, m16: left to the helpers */
-            }
-            int idx = ZydisRegisterGetId(d->reg.value);
-            if (idx >= 0 && idx < 6) cpu->seg[idx].sel = sel;
-            cpu->eip += z->length;
-            return 0;
-        }
-        if (s->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-            ZydisRegisterGetClass(s->reg.value) == ZYDIS_REGCLASS_SEGMENT &&
-            d->type == ZYDIS_OPERAND_TYPE_REGISTER) {
-            int idx = ZydisRegisterGetId(s->reg.value);
-            int r = ZydisRegisterGetId(d->reg.value) & 7;
-            uint16_t sel = idx >= 0 && idx < 6 ? cpu->seg[idx].sel : 0;
-            if (z->operand_width == 16)
-                cpu->gpr[r] = (cpu->gpr[r] & 0xffff0000u) | sel;
-            else
-                cpu->gpr[r] = sel;
-            cpu->eip += z->length;
-            return 0;
-        }
-        if (d->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-            ZydisRegisterGetClass(d->reg.value) == ZYDIS_REGCLASS_CONTROL) {
-            int cr = d->reg.value - ZYDIS_REGISTER_CR0;
-            if (cr < 0 || cr > 4 || cr == 1) return VEC_UD + 1;
-            cpu->cr[cr] = cpu->gpr[ZydisRegisterGetId(s->reg.value) & 7];
-            cpu->eip += z->length;
-            return 0;
-        }
-        if (s->type == ZYDIS_OPERAND_TYPE_REGISTER &&
-            ZydisRegisterGetClass(s->reg.value) == ZYDIS_REGCLASS_CONTROL) {
-            int cr = s->reg.value - ZYDIS_REGISTER_CR0;
-            if (cr < 0 || cr > 4 || cr == 1) return VEC_UD + 1;
-            cpu->gpr[ZydisRegisterGetId(d->reg.value) & 7] = cpu->cr[cr];
-            cpu->eip += z->length;
-            return 0;
-        }
-        break;
-    }
-    default: break;
-    }
-    if (helper_supports(z->mnemonic)) {
-        m->stats.callouts_helper++;
-        m->stats.insns_helpers++;
-        return helper_exec(m, &in);
-    }
-    char text[96];
-    insn_format(&in, text, sizeof text);
-    snprintf(m->error, sizeof m->error,
-             "unsupported guest instruction '%s' at eip=0x%08x icount=%llu", text, cpu->eip,
-             (unsigned long long)cpu->icount);
-    return -1;
-}
-
 /* A host fault inside a CCF, with the guest state already precise at cpu.eip. */
-static int handle_fault(struct machine *m, enum run_result *stop) {
+static int handle_fault(struct machine *m, enum emu_stop *stop) {
     struct cpu *cpu = &m->cpu;
     if (g_fault.signo == SIGFPE) return VEC_DE + 1;
     if (g_fault.signo != SIGSEGV && g_fault.signo != SIGBUS) {
@@ -299,7 +149,11 @@ static int handle_fault(struct machine *m, enum run_result *stop) {
             if (m->icount_limit && cpu->icount >= m->icount_limit && budget) return 0;
             uint32_t r = run_ccf(m, c, budget);
             if (r == EXIT_FAULT) return handle_fault(m, stop);
-            if (r == EXIT_EMULATE) return emulate_insn(m, stop) == 0 ? (cpu->icount++, 0) : -1;
+            if (r == EXIT_EMULATE) {
+                int er = emulate_insn(m, stop);
+                if (er == 0 && *stop != EMU_COUNTED) cpu->icount++;
+                return er;
+            }
             return 0;
         }
         m->stats.tlb_misses++;
@@ -309,9 +163,7 @@ slow:;
     /* Unassigned physical address (no MMIO devices yet): run the instruction through its
      * C helper, which reads all ones and drops writes, as the bus does. */
     struct insn in;
-    uint8_t buf[15];
-    guest_read(m, cpu->eip, buf, sizeof buf);
-    if (insn_decode(&in, buf, sizeof buf, cpu->eip) == 0 && helper_supports(in.zi.mnemonic)) {
+    if (fetch_insn(m, cpu->eip, &in) == 0 && helper_supports(in.zi.mnemonic)) {
         int r = helper_exec(m, &in);
         if (r == 0) {
             cpu->icount++;
@@ -325,67 +177,164 @@ slow:;
     return -1;
 }
 
+/* Finds or translates the CCF for cpu.eip at the current CPL and address translation.
+ * NULL with *fault set (vector + 1) for a fetch fault, or with m->error set. */
+static struct ccf *find_ccf(struct machine *m, int *fault) {
+    struct cpu *cpu = &m->cpu;
+    bool user = cpu->cpl == 3;
+    uint32_t pa;
+    *fault = 0;
+    enum mmu_status st = mmu_translate(m, cpu->eip, false, user, true, &pa);
+    if (st == MMU_PAGE_FAULT) {
+        *fault = VEC_PF + 1;
+        return NULL;
+    }
+    struct ccf *c = st == MMU_OK ? tc_lookup(m->tc, cpu->eip, pa >> 12, user) : NULL;
+    if (c && c->page[1] != c->page[0]) {
+        /* the CCF continues on a second page: its mapping must be the same as well */
+        uint32_t pa2;
+        if (mmu_translate(m, c->end_eip - 1, false, user, false, &pa2) != MMU_OK ||
+            (pa2 >> 12) != c->page[1])
+            c = NULL;
+    }
+    if (!c) {
+        c = translate_block(m, cpu->eip, false);
+        if (!c && m->fetch_fault) *fault = m->fetch_fault;
+    }
+    return c;
+}
+
+/* Delivers a guest exception raised by an instruction (fault: cpu.eip at it). */
+static int raise_exception(struct machine *m, int vec) {
+    return event_deliver(m, vec, EV_EXCEPTION);
+}
+
+/* Budget slice when guest time follows the host clock: bounds how late a timer interrupt
+ * can be noticed (about 50-200 us of guest work). */
+#define HOST_CLOCK_SLICE 200000
+
 enum run_result machine_run(struct machine *m) {
     struct cpu *cpu = &m->cpu;
     g_machine = m;
     install_handlers();
     for (;;) {
         if (m->exited) return RUN_EXIT_DEVICE;
+        if (m->reset_requested) return RUN_RESET;
+        if (m->console_open && m->console.quit_requested) return RUN_USER_QUIT;
+        if (m->nonflat_segment) {
+            snprintf(m->error, sizeof m->error,
+                     "a segment register other than FS/GS has a nonzero base or a limit below "
+                     "4 GiB (cs=0x%04x ds=0x%04x es=0x%04x ss=0x%04x) at eip=0x%08x: not "
+                     "supported by the translator",
+                     cpu->seg[S_CS].sel, cpu->seg[S_DS].sel, cpu->seg[S_ES].sel,
+                     cpu->seg[S_SS].sel, cpu->eip);
+            return RUN_MONITOR_ERROR;
+        }
+        if (m->icount_limit && cpu->icount >= m->icount_limit) return RUN_ICOUNT_LIMIT;
+        uint64_t next_event = devices_update(m);
+        bool irq = (cpu->eflags & FL_IF) && pic8259_intr(&m->pic);
+        bool shadow = cpu->icount == m->irq_shadow;
+        if (irq && !shadow) {
+            m->halted = false;
+            uint8_t vec = pic8259_acknowledge(&m->pic);
+            m->stats.irqs++;
+            if (event_deliver(m, vec, EV_EXTERNAL) < 0)
+                return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+            continue;
+        }
+        if (m->halted) {
+            /* HLT with IF set: nothing runs until a device interrupts */
+            if (next_event == UINT64_MAX && (!m->console_open || m->console.eof)) {
+                snprintf(m->error, sizeof m->error,
+                         "guest waits in HLT at eip=0x%08x icount=%llu for an interrupt no "
+                         "device will raise",
+                         cpu->eip, (unsigned long long)cpu->icount);
+                return RUN_HALTED;
+            }
+            if (m->clock.mode == CLOCK_HOST && m->console_open) {
+                uint64_t now = clock_now_ns(m);
+                uint64_t wait = next_event > now ? next_event - now : 0;
+                if (wait > 20000000ull) wait = 20000000ull;
+                if (wait) console_wait(&m->console, wait);
+            } else {
+                clock_idle_until(m, next_event);
+            }
+            continue;
+        }
         int64_t budget = BUDGET_MAX;
         if (m->icount_limit) {
-            if (cpu->icount >= m->icount_limit) return RUN_ICOUNT_LIMIT;
             uint64_t left = m->icount_limit - cpu->icount;
             if (left < (uint64_t)budget) budget = (int64_t)left;
         }
-        struct ccf *c = tc_lookup(m->tc, cpu->eip);
+        if (m->clock.mode == CLOCK_HOST) {
+            if (budget > HOST_CLOCK_SLICE) budget = HOST_CLOCK_SLICE;
+        } else if (next_event != UINT64_MAX) {
+            /* virtual time: stop exactly at the instruction where the next event is due */
+            uint64_t now = clock_now_ns(m);
+            uint64_t n = next_event > now ? (next_event - now + VIRTUAL_NS_PER_INSN - 1) /
+                                                VIRTUAL_NS_PER_INSN
+                                          : 1;
+            if (n < (uint64_t)budget) budget = (int64_t)n;
+        }
+        if (irq && shadow) budget = 1; /* one instruction in the shadow, then the interrupt */
+        int fault = 0;
+        struct ccf *c = find_ccf(m, &fault);
         if (!c) {
-            c = translate_block(m, cpu->eip, false);
-            if (!c) return monitor_error(m);
+            if (!fault) return monitor_error(m);
+            if (raise_exception(m, fault - 1) < 0)
+                return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+            continue;
         }
         if (c->ninsns > budget) {
             /* Land exactly on the limit: one instruction at a time. */
             c = translate_block(m, cpu->eip, true);
-            if (!c) return monitor_error(m);
+            if (!c) {
+                if (!m->fetch_fault) return monitor_error(m);
+                if (raise_exception(m, m->fetch_fault - 1) < 0)
+                    return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+                continue;
+            }
         }
         uint32_t reason = run_ccf(m, c, budget);
         int r = 0;
-        enum run_result stop = RUN_EXIT_DEVICE;
-        bool stopped = false;
+        enum emu_stop stop = EMU_CONTINUE;
         switch (reason) {
         case EXIT_CHAIN: {
-            struct ccf *target = tc_lookup(m->tc, cpu->eip);
+            struct ccf *src = c;
+            uint32_t src_page = c->eip >> 12;
+            bool chainable = !src->oneshot && !src->dead && m->tc->nccfs > 0 &&
+                             (uint8_t *)(uintptr_t)cpu->exit_site >= m->tc->code &&
+                             (uint8_t *)(uintptr_t)cpu->exit_site < m->tc->code_used;
+            uint64_t flushes = m->stats.tc_flushes;
+            struct ccf *target = find_ccf(m, &fault);
             if (!target) {
-                target = translate_block(m, cpu->eip, false);
-                if (!target) return monitor_error(m);
+                if (!fault) return monitor_error(m);
+                break; /* delivered when the loop comes back to it */
             }
             /* (a one-shot source lives in scratch; its jump is not worth patching; and a
              * translation may have flushed the TC, taking the source with it) */
-            if (!c->oneshot && !c->dead && m->tc->nccfs > 0 &&
-                (uint8_t *)(uintptr_t)cpu->exit_site >= m->tc->code &&
-                (uint8_t *)(uintptr_t)cpu->exit_site < m->tc->code_used &&
-                tc_lookup(m->tc, c->eip) == c) {
-                tc_chain(m->tc, (uint8_t *)(uintptr_t)cpu->exit_site, target);
+            if (chainable && flushes == m->stats.tc_flushes &&
+                m->tc->nlinks + 1 < m->tc->maxlinks) {
+                tc_chain(m->tc, (uint8_t *)(uintptr_t)cpu->exit_site, target,
+                         (cpu->eip >> 12) != src_page);
                 m->stats.chained_exits++;
             }
             break;
         }
         case EXIT_INDIRECT: {
-            struct ccf *target = tc_lookup(m->tc, cpu->eip);
+            struct ccf *target = find_ccf(m, &fault);
             if (!target) {
-                target = translate_block(m, cpu->eip, false);
-                if (!target) return monitor_error(m);
+                if (!fault) return monitor_error(m);
+                break;
             }
-            jcache_fill(m->tc, cpu->eip, target->host);
+            jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3);
             break;
         }
         case EXIT_BUDGET: break;
         case EXIT_EMULATE:
             if (m->icount_limit && cpu->icount >= m->icount_limit) break;
             r = emulate_insn(m, &stop);
-            if (r == 0) {
-                cpu->icount++;
-                if (stop == RUN_HALTED) stopped = true;
-            }
+            if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
             break;
         case EXIT_FAULT: r = handle_fault(m, &stop); break;
         default:
@@ -393,9 +342,14 @@ enum run_result machine_run(struct machine *m) {
                      cpu->eip);
             return RUN_MONITOR_ERROR;
         }
-        if (r < 0) return RUN_MONITOR_ERROR;
-        if (r > 0) return guest_fault(m, r - 1, 0);
-        if (stopped) return stop;
+        if (r < 0) return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+        if (r > 0 && raise_exception(m, r - 1) < 0)
+            return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+        if (r == 0 && stop == EMU_HALTED) return RUN_HALTED;
+        if (r == 0 && stop == EMU_WAIT_IRQ) {
+            m->halted = true;
+            m->stats.halts++;
+        }
     }
 }
 

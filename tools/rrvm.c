@@ -19,6 +19,8 @@
 #include <string.h>
 
 #include "hv/loader_multiboot.h"
+#include <time.h>
+#include <unistd.h>
 #include "hv/machine.h"
 
 #define RRVM_VERSION "0.1.0"
@@ -26,9 +28,9 @@
 /* Exit statuses of `rrvm run` (besides the guest's own isa-debug-exit status). */
 enum {
     STATUS_USAGE = 2,    /* bad command line, or the kernel could not be loaded */
-    STATUS_FAULT = 3,    /* unhandled guest exception */
+    STATUS_FAULT = 3,    /* triple fault */
     STATUS_ICOUNT = 4,   /* --icount-limit reached */
-    STATUS_HALTED = 5,   /* HLT with interrupts disabled */
+    STATUS_HALTED = 5,   /* halted for good */
     STATUS_MONITOR = 70, /* internal monitor error (EX_SOFTWARE) */
 };
 
@@ -51,15 +53,23 @@ static void usage(FILE *out) {
           "  -initrd LIST       multiboot modules: \"FILE[ ARGS][,FILE[ ARGS]...]\"\n"
           "  --stats            print translation and exit statistics to stderr at the end\n"
           "  --icount-limit N   stop after N guest instructions (0 = no limit)\n"
+          "  --clock=host|virtual\n"
+          "                     guest time (PIT, RTC, TSC) follows the host clock (default), or\n"
+          "                     is derived from the instruction count: a reproducible run\n"
+          "  --on-triple-fault=exit|reset\n"
+          "                     on a triple fault, report it and exit 3 (default) or reboot\n"
+          "\n"
+          "COM1 input comes from standard input (raw mode on a terminal; Ctrl-A x quits,\n"
+          "Ctrl-A Ctrl-A sends Ctrl-A).\n"
           "\n"
           "exit status of `run`:\n"
           "  S    the guest wrote v to isa-debug-exit (port 0xf4): S = ((v << 1) | 1) & 255,\n"
           "       as under QEMU; this status is always odd, so 3 and 5 below can also come\n"
           "       from the guest: the one-line message on stderr tells them apart\n"
           "  2    usage error, or the kernel could not be loaded (one line on stderr)\n"
-          "  3    unhandled guest exception (\"rrvm: guest #GP at eip=...\")\n"
+          "  3    triple fault (\"rrvm: triple fault: guest #GP at eip=...\")\n"
           "  4    --icount-limit reached\n"
-          "  5    guest halted with interrupts disabled (nothing can wake it)\n"
+          "  5    guest halted and nothing can wake it\n"
           "  70   internal monitor error\n"
           "If standard output is closed early (e.g. `rrvm run ... | head`), rrvm ends on\n"
           "SIGPIPE as other filters do.\n",
@@ -132,6 +142,8 @@ struct run_options {
     uint32_t ram_mb;
     uint64_t icount_limit;
     bool stats;
+    enum clock_mode clock;
+    bool reset_on_triple_fault;
 };
 
 /* Name of a flag without its leading dashes: "--kernel" and "-kernel" are the same. */
@@ -147,6 +159,8 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
     o->ram_mb = DEFAULT_RAM_MB;
     o->icount_limit = 0;
     o->stats = false;
+    o->clock = CLOCK_HOST;
+    o->reset_on_triple_fault = false;
 
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -175,7 +189,8 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
             o->stats = true;
             takes_value = false;
         } else if (strcmp(name, "kernel") && strcmp(name, "m") && strcmp(name, "append") &&
-                   strcmp(name, "initrd") && strcmp(name, "icount-limit")) {
+                   strcmp(name, "initrd") && strcmp(name, "icount-limit") &&
+                   strcmp(name, "clock") && strcmp(name, "on-triple-fault")) {
             fail_usage("unknown option '%s' (see rrvm --help)", arg);
         }
         if (!takes_value) continue;
@@ -195,51 +210,26 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
             o->append = value;
         } else if (!strcmp(name, "initrd")) {
             o->initrd = value[0] ? value : NULL;
+        } else if (!strcmp(name, "clock")) {
+            if (!strcmp(value, "host"))
+                o->clock = CLOCK_HOST;
+            else if (!strcmp(value, "virtual"))
+                o->clock = CLOCK_VIRTUAL;
+            else
+                fail_usage("%s: '%s' is not 'host' or 'virtual'", arg, value);
+        } else if (!strcmp(name, "on-triple-fault")) {
+            if (!strcmp(value, "exit"))
+                o->reset_on_triple_fault = false;
+            else if (!strcmp(value, "reset"))
+                o->reset_on_triple_fault = true;
+            else
+                fail_usage("%s: '%s' is not 'exit' or 'reset'", arg, value);
         } else { /* icount-limit */
             if (!parse_u64(value, &o->icount_limit, NULL))
                 fail_usage("%s: '%s' is not a non-negative integer", arg, value);
         }
     }
     if (!o->kernel) fail_usage("run: missing -kernel FILE (see rrvm --help)");
-}
-
-/* Mnemonic of an exception vector (SDM Vol. 3A Table 6-1), or NULL if it has none. */
-static const char *vector_mnemonic(int vector) {
-    static const char *const names[] = {
-        [0] = "DE",  [1] = "DB",  [2] = "NMI", [3] = "BP",  [4] = "OF",  [5] = "BR",  [6] = "UD",
-        [7] = "NM",  [8] = "DF",  [10] = "TS", [11] = "NP", [12] = "SS", [13] = "GP", [14] = "PF",
-        [16] = "MF", [17] = "AC", [18] = "MC", [19] = "XM", [20] = "VE", [21] = "CP",
-    };
-    if (vector < 0 || (size_t)vector >= sizeof names / sizeof names[0]) return NULL;
-    return names[vector];
-}
-
-/* Whether the CPU pushes an error code for this exception vector. */
-static bool vector_has_error_code(int vector) {
-    switch (vector) {
-    case VEC_DF:
-    case VEC_TS:
-    case VEC_NP:
-    case VEC_SS:
-    case VEC_GP:
-    case VEC_PF:
-    case VEC_AC:
-    case 21: /* #CP */ return true;
-    default: return false;
-    }
-}
-
-static void report_fault(const struct machine *m) {
-    const char *mn = vector_mnemonic(m->fault_vector);
-    if (mn)
-        fprintf(stderr, "rrvm: guest #%s", mn);
-    else
-        fprintf(stderr, "rrvm: guest exception vector %d", m->fault_vector);
-    fprintf(stderr, " at eip=0x%08" PRIx32 " icount=%llu", m->fault_eip,
-            (unsigned long long)m->fault_icount);
-    if (vector_has_error_code(m->fault_vector))
-        fprintf(stderr, " error_code=0x%" PRIx32, m->fault_error_code);
-    fputc('\n', stderr);
 }
 
 /* Prints one line for a message from the monitor, whatever it contains. */
@@ -251,26 +241,48 @@ static void print_one_line(const char *prefix, const char *text) {
     fputc('\n', stderr);
 }
 
+/* The RTC of a --clock=virtual run always starts at this instant (2026-01-01 00:00:00 UTC),
+ * so that the guest sees the same date every time. */
+#define VIRTUAL_EPOCH 1767225600
+
+static struct machine *boot(const struct run_options *o) {
+    char err[512] = "";
+    struct machine *m = machine_create(o->ram_mb, err, sizeof err);
+    if (!m) fail_with_text("cannot create the machine", err);
+    m->serial_out = stdout;
+    uart16550_init(&m->com1, stdout);
+    err[0] = '\0';
+    if (multiboot_load(m, o->kernel, o->append, o->initrd, err, sizeof err) != 0) {
+        machine_destroy(m);
+        if (err[0] && strstr(err, o->kernel)) fail_with_text(NULL, err);
+        fail_with_text(o->kernel, err);
+    }
+    m->icount_limit = o->icount_limit;
+    machine_power_on(m, o->clock,
+                     o->clock == CLOCK_VIRTUAL ? VIRTUAL_EPOCH : (int64_t)time(NULL));
+    machine_attach_console(m);
+    return m;
+}
+
 static int cmd_run(int argc, char **argv) {
     struct run_options o;
     parse_run_args(argc, argv, &o);
 
-    char err[512] = "";
-    struct machine *m = machine_create(o.ram_mb, err, sizeof err);
-    if (!m) fail_with_text("cannot create the machine", err);
-
-    m->serial_out = stdout;
-    uart16550_init(&m->com1, stdout);
-
-    err[0] = '\0';
-    if (multiboot_load(m, o.kernel, o.append, o.initrd, err, sizeof err) != 0) {
+    struct machine *m = boot(&o);
+    enum run_result r;
+    for (;;) {
+        r = machine_run(m);
+        bool reset = r == RUN_RESET || (r == RUN_GUEST_FAULT && o.reset_on_triple_fault);
+        if (!reset) break;
+        /* a reset: the same kernel boots again on a fresh machine, as after a reboot */
+        fflush(stdout);
+        if (r == RUN_GUEST_FAULT)
+            print_one_line("rrvm: resetting after ", m->error);
+        else
+            fputs("rrvm: guest requested a reset\n", stderr);
         machine_destroy(m);
-        if (err[0] && strstr(err, o.kernel)) fail_with_text(NULL, err);
-        fail_with_text(o.kernel, err);
+        m = boot(&o);
     }
-    m->icount_limit = o.icount_limit;
-
-    enum run_result r = machine_run(m);
 
     /* Guest output first, so that it is complete before any message about how it ended. */
     if (fflush(stdout) != 0 || ferror(stdout))
@@ -281,7 +293,7 @@ static int cmd_run(int argc, char **argv) {
     switch (r) {
     case RUN_EXIT_DEVICE: status = m->exit_status & 0xff; break;
     case RUN_GUEST_FAULT:
-        report_fault(m);
+        print_one_line("rrvm: ", m->error);
         status = STATUS_FAULT;
         break;
     case RUN_ICOUNT_LIMIT:
@@ -290,10 +302,18 @@ static int cmd_run(int argc, char **argv) {
         status = STATUS_ICOUNT;
         break;
     case RUN_HALTED:
-        fprintf(stderr,
-                "rrvm: guest halted with interrupts disabled at eip=0x%08" PRIx32 " icount=%llu\n",
-                m->cpu.eip, (unsigned long long)m->cpu.icount);
+        if (m->error[0])
+            print_one_line("rrvm: ", m->error);
+        else
+            fprintf(stderr,
+                    "rrvm: guest halted with interrupts disabled at eip=0x%08" PRIx32
+                    " icount=%llu\n",
+                    m->cpu.eip, (unsigned long long)m->cpu.icount);
         status = STATUS_HALTED;
+        break;
+    case RUN_USER_QUIT:
+        fputs("rrvm: quit (Ctrl-A x)\n", stderr);
+        status = 0;
         break;
     case RUN_MONITOR_ERROR:
         print_one_line("rrvm: monitor error: ", m->error);

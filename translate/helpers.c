@@ -10,6 +10,8 @@
  */
 #include "translate/helpers.h"
 
+#include "hv/segments.h"
+
 #include <string.h>
 
 typedef struct machine machine_t;
@@ -127,22 +129,22 @@ static inline void gpr_set_w(struct cpu *c, int idx, unsigned bits, uint32_t v) 
     c->gpr[idx] = (c->gpr[idx] & ~m) | (v & m);
 }
 
-/* Segment load. Flat model: only the selector is recorded (base 0, limit 4 GiB). */
-static void seg_load(struct cpu *c, int s, uint16_t sel) {
-    c->seg[s].sel = sel;
-    c->seg[s].base = 0;
-    c->seg[s].limit = 0xffffffffu;
-}
 
 /* Effective address of a memory operand; 16-bit address size wraps at 64 KiB
- * (SDM Vol. 1 §3.7.5). Segment bases are 0 in this version. */
+ * (SDM Vol. 1 §3.7.5); then the segment base is added (linear address). */
 static uint32_t mem_ea(const struct cpu *c, const struct insn *in, const ZydisDecodedOperand *op) {
     uint32_t a = (uint32_t)op->mem.disp.value;
     if (op->mem.base != ZYDIS_REGISTER_NONE) a += reg_get(c, op->mem.base);
     if (op->mem.index != ZYDIS_REGISTER_NONE)
         a += reg_get(c, op->mem.index) * (op->mem.scale ? op->mem.scale : 1);
     if (in->zi.address_width == 16) a &= 0xffffu;
+    int s = sreg_index(op->mem.segment);
+    if (s >= 0) a += c->seg[s].base;
     return a;
+}
+
+uint32_t helper_mem_ea(const struct cpu *c, const struct insn *in, const ZydisDecodedOperand *op) {
+    return mem_ea(c, in, op);
 }
 
 static int mem_read(machine_t *m, uint32_t lin, unsigned bytes, uint32_t *v) {
@@ -180,7 +182,9 @@ static int opnd_write(machine_t *m, const struct insn *in, int i, unsigned bits,
         int s = sreg_index(op->reg.value);
         if (s >= 0) {
             if (s == S_CS) return VEC_UD + 1; /* MOV CS is #UD (SDM Vol. 2B, MOV) */
-            seg_load(&m->cpu, s, (uint16_t)v);
+            int e = segment_load(m, s, (uint16_t)v);
+            if (e) return e;
+            if (s == S_SS) m->irq_shadow = m->cpu.icount + 1; /* SDM Vol. 2B MOV: blocks interrupts */
         } else {
             reg_set(&m->cpu, op->reg.value, v);
         }
@@ -413,8 +417,10 @@ static int h_pop(machine_t *m, const struct insn *in) {
     int s = op->type == ZYDIS_OPERAND_TYPE_REGISTER ? sreg_index(op->reg.value) : -1;
     if (s == S_CS) return VEC_UD + 1;
     if (s >= 0) {
+        e = segment_load(m, s, (uint16_t)v);
+        if (e) return e;
         c->gpr[R_ESP] = old_sp + bits / 8;
-        seg_load(c, s, (uint16_t)v);
+        if (s == S_SS) m->irq_shadow = m->cpu.icount + 1;
     } else if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) {
         /* SDM Vol. 2B POP: the destination address is computed after ESP is incremented. */
         c->gpr[R_ESP] = old_sp + bits / 8;
@@ -562,7 +568,8 @@ static int h_lfp(machine_t *m, const struct insn *in, int s) {
     int e = mem_read(m, a, n, &off);
     if (!e) e = mem_read(m, a + n, 2, &sel);
     if (e) return e;
-    seg_load(c, s, (uint16_t)sel);
+    e = segment_load(m, s, (uint16_t)sel);
+    if (e) return e;
     reg_set(c, in->op[0].reg.value, off);
     c->eip = next_eip(in);
     return HELPER_OK;

@@ -21,4 +21,8 @@ bool helper_supports(ZydisMnemonic mnemonic);
  * nothing architectural has changed. The caller counts the instruction in icount. */
 int helper_exec(struct machine *m, const struct insn *in);
 
+/* Linear address of a memory operand of in: effective address (16-bit forms wrap at
+ * 64 KiB) plus the base of its segment. */
+uint32_t helper_mem_ea(const struct cpu *c, const struct insn *in, const ZydisDecodedOperand *op);
+
 #endif

@@ -13,7 +13,7 @@
 #define TC_MAX_SRC (TC_MAX_CCFS * 64u)
 
 static void jcache_clear(struct tc *tc) {
-    for (uint32_t i = 0; i < JCACHE_ENTRIES; i++)
+    for (uint32_t i = 0; i < 2 * JCACHE_ENTRIES; i++)
         tc->jcache[i].neg_eip = 1;
 }
 
@@ -36,7 +36,7 @@ struct tc *tc_create(uint32_t guest_pages) {
     tc->maxlinks = TC_MAX_LINKS;
     tc->npages = guest_pages;
     tc->page_head = malloc(sizeof(int32_t) * guest_pages);
-    tc->jcache = malloc(sizeof(struct jcache_entry) * JCACHE_ENTRIES);
+    tc->jcache = malloc(sizeof(struct jcache_entry) * 2 * JCACHE_ENTRIES);
     tc->src = malloc(TC_MAX_SRC);
     tc->maxsrc = TC_MAX_SRC;
     if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache || !tc->src) {
@@ -64,9 +64,9 @@ static uint32_t hash_eip(uint32_t eip) {
     return (eip ^ (eip >> 16)) & (TC_HASH_BUCKETS - 1);
 }
 
-struct ccf *tc_lookup(struct tc *tc, uint32_t eip) {
+struct ccf *tc_lookup(struct tc *tc, uint32_t eip, uint32_t ppn, bool user) {
     for (struct ccf *c = tc->hash[hash_eip(eip)]; c; c = c->hnext)
-        if (c->eip == eip && !c->dead) return c;
+        if (c->eip == eip && c->page[0] == ppn && c->user == user && !c->dead) return c;
     return NULL;
 }
 
@@ -104,20 +104,21 @@ static void put_rel32(uint8_t *rel32, const uint8_t *dest) {
     memcpy(rel32, &rel, 4);
 }
 
-void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target) {
+void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page) {
     if (tc->nlinks >= tc->maxlinks) return; /* stay unchained; the next flush frees links */
     struct ccf_link *l = &tc->links[tc->nlinks++];
     int32_t rel;
     memcpy(&rel, rel32, 4);
     l->rel32 = rel32;
     l->stub = rel32 + 4 + rel;
+    l->cross_page = cross_page;
     l->next = target->incoming;
     target->incoming = l;
     put_rel32(rel32, target->host);
 }
 
-void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host) {
-    struct jcache_entry *e = &tc->jcache[eip & (JCACHE_ENTRIES - 1)];
+void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user) {
+    struct jcache_entry *e = &tc->jcache[(user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1))];
     e->neg_eip = -(uint64_t)eip;
     e->host = (uint64_t)(uintptr_t)host;
 }
@@ -146,10 +147,11 @@ void tc_register(struct machine *m, struct ccf *c) {
     c->src_off = UINT32_MAX;
     /* Only single-page CCFs are revived: a two-page one sits on two page lists and
      * one invalidation leaves it linked on the other. */
-    if (c->page[0] == c->page[1] && (uint64_t)c->end_eip <= m->ram_size &&
-        tc->nsrc + len <= tc->maxsrc) {
+    uint32_t pa = (c->page[0] << 12) | (c->eip & 0xfff);
+    if (c->page[0] == c->page[1] && (c->eip >> 12) == ((c->end_eip - 1) >> 12) &&
+        (uint64_t)pa + len <= m->ram_size && tc->nsrc + len <= tc->maxsrc) {
         c->src_off = tc->nsrc;
-        memcpy(tc->src + tc->nsrc, m->ram + c->eip, len);
+        memcpy(tc->src + tc->nsrc, m->ram + pa, len);
         tc->nsrc += len;
     }
     register_pages(m, c);
@@ -162,12 +164,13 @@ static void hash_unlink(struct tc *tc, struct ccf *c) {
     if (*pp) *pp = c->hnext;
 }
 
-struct ccf *tc_revive(struct machine *m, uint32_t eip) {
+struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user) {
     struct tc *tc = m->tc;
     for (struct ccf *c = tc->hash[hash_eip(eip)]; c; c = c->hnext) {
-        if (c->eip != eip || !c->dead) continue;
+        if (c->eip != eip || c->page[0] != ppn || c->user != user || !c->dead) continue;
         /* Only revivable CCFs stay in the hash when dead (see ccf_kill). */
-        if (memcmp(tc->src + c->src_off, m->ram + eip, c->end_eip - eip) != 0) {
+        uint32_t pa = (ppn << 12) | (eip & 0xfff);
+        if (memcmp(tc->src + c->src_off, m->ram + pa, c->end_eip - eip) != 0) {
             hash_unlink(tc, c); /* really modified: this translation is gone for good */
             return NULL;
         }
@@ -189,7 +192,8 @@ static void ccf_kill(struct tc *tc, struct ccf *c) {
     /* A CCF with a saved copy of its guest bytes stays in the hash, dead, so that
      * tc_revive can bring it back when only data next to the code was written. */
     if (c->src_off == UINT32_MAX) hash_unlink(tc, c);
-    struct jcache_entry *e = &tc->jcache[c->eip & (JCACHE_ENTRIES - 1)];
+    struct jcache_entry *e =
+        &tc->jcache[(c->user ? JCACHE_ENTRIES : 0) + (c->eip & (JCACHE_ENTRIES - 1))];
     if (e->host == (uint64_t)(uintptr_t)c->host) e->neg_eip = 1;
 }
 
@@ -213,6 +217,12 @@ uint32_t tc_invalidate_page(struct machine *m, uint32_t pn) {
     m->code_pages[pn] = 0;
     m->stats.invalidations += n;
     return n;
+}
+
+void tc_unchain_cross_page(struct tc *tc) {
+    for (uint32_t i = 0; i < tc->nlinks; i++)
+        if (tc->links[i].cross_page) put_rel32(tc->links[i].rel32, tc->links[i].stub);
+    jcache_clear(tc);
 }
 
 void tc_flush(struct machine *m) {

@@ -20,16 +20,18 @@ struct ccf_meta {
 struct ccf_link {
     uint8_t *rel32; /* the rel32 field of the jump in the source CCF */
     uint8_t *stub;  /* where it jumped before being chained (its exit stub) */
+    bool cross_page; /* source and target on different linear pages */
     struct ccf_link *next;
 };
 
 struct ccf {
     uint32_t eip, end_eip; /* guest bytes [eip, end_eip) */
-    uint32_t page[2];      /* guest pages covered (page[1] == page[0] if one) */
+    uint32_t page[2];      /* guest-physical frames covered (page[1] == page[0] if one) */
     uint8_t *host;         /* entry point */
     uint32_t host_len;
     uint16_t ninsns; /* instructions charged to the budget on entry */
     bool dead;
+    bool user;         /* translated for CPL 3 (page permissions differ; so may chains) */
     bool oneshot;      /* not registered: run once and discard */
     uint32_t src_off;  /* copy of the guest bytes in tc.src (revival check), or UINT32_MAX */
     struct ccf *hnext; /* hash chain */
@@ -63,21 +65,21 @@ struct tc {
     uint32_t nmeta, maxmeta;
     struct ccf_link *links;
     uint32_t nlinks, maxlinks;
-    struct jcache_entry *jcache;
+    struct jcache_entry *jcache; /* CPL 0-2 half, then CPL 3 half */
     uint8_t *src; /* guest bytes each CCF was translated from */
     uint32_t nsrc, maxsrc;
 };
 
 struct tc *tc_create(uint32_t guest_pages);
 void tc_destroy(struct tc *tc);
-/* Returns the live CCF starting at eip, or NULL. */
-struct ccf *tc_lookup(struct tc *tc, uint32_t eip);
+/* Returns the live CCF translated from linear eip in physical frame ppn, or NULL. */
+struct ccf *tc_lookup(struct tc *tc, uint32_t eip, uint32_t ppn, bool user);
 /* Finds the CCF whose host code contains pc (including one-shot scratch CCFs). */
 struct ccf *tc_find_host(struct tc *tc, const uint8_t *pc, struct ccf *oneshot);
 /* Finds the meta entry for host pc inside c. */
 const struct ccf_meta *ccf_meta_at(const struct ccf *c, const uint8_t *pc);
 /* Patches the jump whose rel32 field is at rel32 to enter target; records the back-link. */
-void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target);
+void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page);
 /* Throws away every CCF translated from guest page pn. Returns how many. */
 uint32_t tc_invalidate_page(struct machine *m, uint32_t pn);
 /* Empties the whole TC (when full). */
@@ -86,7 +88,10 @@ void tc_flush(struct machine *m);
 void tc_register(struct machine *m, struct ccf *c);
 /* Brings back a CCF at eip that a write to its page killed, if the guest bytes it was
  * translated from are unchanged (data sharing a page with code). NULL if none. */
-struct ccf *tc_revive(struct machine *m, uint32_t eip);
-void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host);
+struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user);
+/* The guest's address translation changed (CR3, INVLPG, paging mode): jumps between CCFs of
+ * different linear pages and the indirect-branch cache may now lead to the wrong code. */
+void tc_unchain_cross_page(struct tc *tc);
+void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user);
 
 #endif

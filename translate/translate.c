@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "hv/machine.h"
+#include "hv/emulate.h"
 #include "hv/mmu.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
@@ -815,13 +816,23 @@ static bool emit_string(struct tstate *t, const struct insn *in) {
 
 /* ---- block translation ---------------------------------------------------------------------- */
 
+/* Fetches through the guest's paging. Returns 0, -1 for an invalid instruction, or -2
+ * when the bytes cannot be fetched (#PF, in m->fetch_fault). */
 static int fetch_decode(struct machine *m, uint32_t eip, struct insn *in) {
-    uint8_t buf[15];
-    if (eip >= m->ram_size) return -2;
-    uint32_t avail = m->ram_size - eip;
-    uint32_t n = avail < 15 ? avail : 15;
-    memcpy(buf, m->ram + eip, n);
-    return insn_decode(in, buf, n, eip);
+    int e = fetch_insn(m, eip, in);
+    if (e == 0) return 0;
+    if (e == VEC_UD + 1) return -1;
+    m->fetch_fault = e;
+    return -2;
+}
+
+/* Physical frame of linear page lin (the CCF's identity besides its eip). */
+static bool code_frame(struct machine *m, uint32_t lin, uint32_t *ppn) {
+    uint32_t pa;
+    enum mmu_status st = mmu_translate(m, lin, false, m->cpu.cpl == 3, false, &pa);
+    if (st != MMU_OK) return false;
+    *ppn = pa >> 12;
+    return true;
 }
 
 struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
@@ -833,8 +844,21 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
                       : (m->max_block_insns > 0 && m->max_block_insns < MAX_BLOCK_INSNS
                              ? m->max_block_insns
                              : MAX_BLOCK_INSNS);
+    uint32_t ppn0;
+    m->fetch_fault = 0;
+    if (!code_frame(m, eip, &ppn0)) {
+        uint32_t pa;
+        if (mmu_translate(m, eip, false, m->cpu.cpl == 3, false, &pa) == MMU_PAGE_FAULT) {
+            m->fetch_fault = VEC_PF + 1;
+            return NULL;
+        }
+        snprintf(m->error, sizeof m->error,
+                 "guest executes outside RAM at eip=0x%08x icount=%llu", eip,
+                 (unsigned long long)m->cpu.icount);
+        return NULL;
+    }
     if (!oneshot) {
-        struct ccf *revived = tc_revive(m, eip);
+        struct ccf *revived = tc_revive(m, eip, ppn0, m->cpu.cpl == 3);
         if (revived) return revived;
     }
     uint32_t pc = eip;
@@ -842,12 +866,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     while (n < max) {
         int r = fetch_decode(m, pc, &insns[n]);
         if (r == -2) {
-            if (n == 0) {
-                snprintf(m->error, sizeof m->error,
-                         "guest executes outside RAM at eip=0x%08x icount=%llu", pc,
-                         (unsigned long long)m->cpu.icount);
-                return NULL;
-            }
+            if (n == 0) return NULL; /* the monitor delivers the fetch fault */
+            m->fetch_fault = 0;      /* this instruction faults when it is reached alone */
             break;
         }
         if (r != 0) {
@@ -957,8 +977,11 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     memset(c, 0, sizeof *c);
     c->eip = eip;
     c->end_eip = insns[n - 1].eip + insns[n - 1].zi.length;
-    c->page[0] = eip >> 12;
-    c->page[1] = (c->end_eip - 1) >> 12;
+    c->page[0] = ppn0;
+    c->page[1] = ppn0;
+    c->user = m->cpu.cpl == 3;
+    if (((c->end_eip - 1) >> 12) != (eip >> 12) && !code_frame(m, c->end_eip - 1, &c->page[1]))
+        c->page[1] = ppn0; /* (cannot happen: every byte was fetched) */
     c->host = t.e.start;
     c->host_len = (uint32_t)(t.e.p - t.e.start);
     c->ninsns = (uint16_t)charged;
