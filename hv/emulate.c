@@ -9,6 +9,7 @@
 #include "hv/clock.h"
 #include "hv/emulate.h"
 #include "hv/exceptions.h"
+#include "hv/fpu.h"
 #include "hv/machine.h"
 #include "hv/segments.h"
 #include "translate/helpers.h"
@@ -94,6 +95,8 @@ static int write_cr(struct machine *m, int cr, uint32_t v) {
         uint32_t old = c->cr[0];
         c->cr[0] = v | CR0_ET;
         if ((old ^ c->cr[0]) & (CR0_PG | CR0_WP | CR0_PE)) machine_tlb_flush(m, false);
+        /* x87 instructions are translated according to EM/TS/MP (#NM or not) */
+        if ((old ^ c->cr[0]) & (CR0_EM | CR0_TS | CR0_MP)) tc_flush(m);
         return 0;
     }
     case 2: c->cr[2] = v; return 0;
@@ -126,8 +129,8 @@ static int emulate_mov_special(struct machine *m, const struct insn *in) {
                                 ? ZydisRegisterGetClass(s->reg.value)
                                 : ZYDIS_REGCLASS_INVALID;
     uint32_t next = in->eip + in->zi.length;
-    if (dc == ZYDIS_REGCLASS_CONTROL || sc == ZYDIS_REGCLASS_CONTROL || dc == ZYDIS_REGCLASS_DEBUG ||
-        sc == ZYDIS_REGCLASS_DEBUG) {
+    if (dc == ZYDIS_REGCLASS_CONTROL || sc == ZYDIS_REGCLASS_CONTROL ||
+        dc == ZYDIS_REGCLASS_DEBUG || sc == ZYDIS_REGCLASS_DEBUG) {
         if (c->cpl != 0) return gp0(m);
         m->stats.callouts_priv++;
         if (dc == ZYDIS_REGCLASS_CONTROL) {
@@ -294,15 +297,13 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
          * handler's first instruction is icount+1 (the caller does not count it again) */
         cpu->icount++;
         *stop = EMU_COUNTED;
-        return event_deliver(m, vec, z->mnemonic == ZYDIS_MNEMONIC_INT1 ? EV_EXCEPTION
-                                                                        : EV_SOFTWARE) < 0
+        return event_deliver(m, vec,
+                             z->mnemonic == ZYDIS_MNEMONIC_INT1 ? EV_EXCEPTION : EV_SOFTWARE) < 0
                    ? -1
                    : 0;
     }
     case ZYDIS_MNEMONIC_IRETD:
-    case ZYDIS_MNEMONIC_IRET:
-        m->stats.callouts_priv++;
-        return iret(m, z->operand_width / 8);
+    case ZYDIS_MNEMONIC_IRET: m->stats.callouts_priv++; return iret(m, z->operand_width / 8);
     case ZYDIS_MNEMONIC_CLI:
     case ZYDIS_MNEMONIC_STI:
         m->stats.callouts_priv++;
@@ -368,8 +369,9 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
     case ZYDIS_MNEMONIC_RET:
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) break;
         m->stats.callouts_priv++;
-        return far_ret(m, in.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)in.op[0].imm.value.u : 0,
-                       z->operand_width / 8);
+        return far_ret(
+            m, in.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)in.op[0].imm.value.u : 0,
+            z->operand_width / 8);
     case ZYDIS_MNEMONIC_MOV:
         e = emulate_mov_special(m, &in);
         if (e != -2) return e;
@@ -380,7 +382,22 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
             m->stats.callouts_priv++;
             return e;
         }
+        e = fpu_emulate(m, &in);
+        if (e == -3) {
+            snprintf(m->error, sizeof m->error,
+                     "x87 instruction at eip=0x%08x reached the monitor with CR0.TS/EM clear "
+                     "(stale translation)",
+                     cpu->eip);
+            return -1;
+        }
+        if (e != -2) return e;
         break;
+    }
+    if (z->meta.isa_ext != ZYDIS_ISA_EXT_BASE && z->meta.isa_ext != ZYDIS_ISA_EXT_X87 &&
+        z->meta.isa_ext != ZYDIS_ISA_EXT_PAUSE) {
+        /* MMX, SSE and later extensions: this CPU model (an i686 without them, see CPUID)
+         * raises #UD, as a Pentium Pro does */
+        return VEC_UD + 1;
     }
     if (helper_supports(z->mnemonic)) {
         m->stats.callouts_helper++;

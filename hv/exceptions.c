@@ -8,9 +8,9 @@
 #include "hv/segments.h"
 
 const char *vector_mnemonic(int vec) {
-    static const char *const names[] = {"DE", "DB", "NMI", "BP", "OF", "BR", "UD", "NM",
-                                        "DF", NULL, "TS", "NP",  "SS", "GP", "PF", NULL,
-                                        "MF", "AC", "MC", "XM"};
+    static const char *const names[] = {"DE", "DB", "NMI", "BP", "OF", "BR", "UD",
+                                        "NM", "DF", NULL,  "TS", "NP", "SS", "GP",
+                                        "PF", NULL, "MF",  "AC", "MC", "XM"};
     return vec >= 0 && vec < (int)(sizeof names / sizeof names[0]) ? names[vec] : NULL;
 }
 
@@ -239,7 +239,8 @@ int iret(struct machine *m, unsigned opsize) {
         segment_set_ss(m, ss, &ssd);
         c->gpr[R_ESP] = f[3];
         for (int s = 0; s < 6; s++)
-            if (s == S_ES || s == S_DS || s == S_FS || s == S_GS) segment_null_if_inaccessible(m, s);
+            if (s == S_ES || s == S_DS || s == S_FS || s == S_GS)
+                segment_null_if_inaccessible(m, s);
     }
     c->eip = neip;
     cpu_set_eflags(c, newfl);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hv/fpu.h"
 #include "hv/segments.h"
 #include "translate/tc.h"
 
@@ -54,6 +55,7 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
 
 void machine_power_on(struct machine *m, enum clock_mode mode, int64_t epoch_s) {
     clock_init(m, mode);
+    fpu_reset();
     uint64_t now = clock_now_ns(m);
     pic8259_init(&m->pic);
     pit8254_init(&m->pit, now);

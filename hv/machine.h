@@ -80,7 +80,7 @@ struct machine {
     struct pit8254 pit;
     struct rtc146818 rtc;
     struct i8042 kbc;
-    uint8_t port61; /* system control port B: bit 0 PIT gate 2, bit 1 speaker data */
+    uint8_t port61;       /* system control port B: bit 0 PIT gate 2, bit 1 speaker data */
     uint32_t pci_address; /* last value written to 0xCF8 */
     struct console console;
     bool console_open;
@@ -91,12 +91,12 @@ struct machine {
         enum clock_mode mode;
         uint64_t host_base, idle_ns, tsc_offset;
     } clock;
-    uint64_t irq_shadow;  /* icount at which interrupts are still inhibited (STI, MOV SS) */
-    bool halted;          /* HLT with IF=1: waiting for an interrupt */
+    uint64_t irq_shadow; /* icount at which interrupts are still inhibited (STI, MOV SS) */
+    bool halted;         /* HLT with IF=1: waiting for an interrupt */
     bool triple_fault;
     bool reset_on_triple_fault;
     bool reset_requested;
-    int fetch_fault;      /* vector + 1 when translate_block could not fetch eip */
+    int fetch_fault; /* vector + 1 when translate_block could not fetch eip */
 
     struct tc *tc;
     struct mmu mmu;      /* paging and the linear views translated code accesses memory through */

@@ -27,7 +27,7 @@ static struct ccf *g_oneshot;
 static sigjmp_buf g_jmp;
 static volatile sig_atomic_t g_in_ccf;
 static struct {
-    int signo;
+    int signo, code;
     uint64_t addr;
     bool write;
 } g_fault;
@@ -58,7 +58,11 @@ static void on_host_fault(int signo, siginfo_t *si, void *uctx) {
     /* the block charged all its instructions on entry; give back those not retired */
     cpu->budget = (int64_t)g[REG_R11] + (meta ? (int64_t)c->ninsns - meta->index : 0);
     cpu->eip = meta ? meta->eip : c->eip;
+    /* Linux gives a signal handler a fresh FPU state and restores the interrupted one only
+     * on sigreturn, which siglongjmp skips: put the guest's x87 state back from the frame. */
+    if (uc->uc_mcontext.fpregs) __builtin_ia32_fxrstor64(uc->uc_mcontext.fpregs);
     g_fault.signo = signo;
+    g_fault.code = si->si_code;
     g_fault.addr = (uint64_t)(uintptr_t)si->si_addr;
     g_fault.write = (g[REG_ERR] & 2) != 0;
     g_in_ccf = 0;
@@ -111,7 +115,10 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
 /* A host fault inside a CCF, with the guest state already precise at cpu.eip. */
 static int handle_fault(struct machine *m, enum emu_stop *stop) {
     struct cpu *cpu = &m->cpu;
-    if (g_fault.signo == SIGFPE) return VEC_DE + 1;
+    if (g_fault.signo == SIGFPE)
+        /* integer divide errors are #DE; x87 exceptions surface at the next waiting x87
+         * instruction as #MF (CR0.NE=1 behaviour; FERR#/IRQ13 is not modelled) */
+        return (g_fault.code == FPE_INTDIV || g_fault.code == FPE_INTOVF) ? VEC_DE + 1 : VEC_MF + 1;
     if (g_fault.signo != SIGSEGV && g_fault.signo != SIGBUS) {
         snprintf(m->error, sizeof m->error, "host signal %d in translated code at eip=0x%08x",
                  g_fault.signo, cpu->eip);
@@ -226,8 +233,8 @@ enum run_result machine_run(struct machine *m) {
                      "a segment register other than FS/GS has a nonzero base or a limit below "
                      "4 GiB (cs=0x%04x ds=0x%04x es=0x%04x ss=0x%04x) at eip=0x%08x: not "
                      "supported by the translator",
-                     cpu->seg[S_CS].sel, cpu->seg[S_DS].sel, cpu->seg[S_ES].sel,
-                     cpu->seg[S_SS].sel, cpu->eip);
+                     cpu->seg[S_CS].sel, cpu->seg[S_DS].sel, cpu->seg[S_ES].sel, cpu->seg[S_SS].sel,
+                     cpu->eip);
             return RUN_MONITOR_ERROR;
         }
         if (m->icount_limit && cpu->icount >= m->icount_limit) return RUN_ICOUNT_LIMIT;
@@ -271,9 +278,9 @@ enum run_result machine_run(struct machine *m) {
         } else if (next_event != UINT64_MAX) {
             /* virtual time: stop exactly at the instruction where the next event is due */
             uint64_t now = clock_now_ns(m);
-            uint64_t n = next_event > now ? (next_event - now + VIRTUAL_NS_PER_INSN - 1) /
-                                                VIRTUAL_NS_PER_INSN
-                                          : 1;
+            uint64_t n = next_event > now
+                             ? (next_event - now + VIRTUAL_NS_PER_INSN - 1) / VIRTUAL_NS_PER_INSN
+                             : 1;
             if (n < (uint64_t)budget) budget = (int64_t)n;
         }
         if (irq && shadow) budget = 1; /* one instruction in the shadow, then the interrupt */

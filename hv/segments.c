@@ -61,7 +61,8 @@ void cpu_set_cpl(struct machine *m, unsigned cpl) {
 }
 
 static bool is_flat(const struct descriptor *d) {
-    return d->base == 0 && d->limit == 0xffffffffu && !(d->attr & DT_EXPDOWN && !(d->attr & DT_CODE));
+    return d->base == 0 && d->limit == 0xffffffffu &&
+           !(d->attr & DT_EXPDOWN && !(d->attr & DT_CODE));
 }
 
 static void set_cache(struct machine *m, int sreg, uint16_t sel, const struct descriptor *d) {
@@ -218,8 +219,7 @@ int far_jmp(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip) {
         sel = csel;
         e = desc_read(m, csel, &d);
         if (e) return e;
-        if (DA_DPL(d.attr) > c->cpl || !(d.attr & DT_CODE))
-            return fault(m, VEC_GP, csel & 0xfffc);
+        if (DA_DPL(d.attr) > c->cpl || !(d.attr & DT_CODE)) return fault(m, VEC_GP, csel & 0xfffc);
         sel = (uint16_t)((sel & 0xfffc) | c->cpl);
     }
     if (!(d.attr & DA_S)) {
@@ -357,8 +357,8 @@ int far_ret(struct machine *m, uint16_t pop_bytes, unsigned opsize) {
     if ((ss & 0xfffc) == 0) return fault(m, VEC_GP, 0);
     e = desc_read(m, ss, &ssd);
     if (e) return e;
-    if ((ss & 3) != rpl || DA_DPL(ssd.attr) != rpl || !(ssd.attr & DA_S) ||
-        (ssd.attr & DT_CODE) || !(ssd.attr & DT_WRITABLE))
+    if ((ss & 3) != rpl || DA_DPL(ssd.attr) != rpl || !(ssd.attr & DA_S) || (ssd.attr & DT_CODE) ||
+        !(ssd.attr & DT_WRITABLE))
         return fault(m, VEC_GP, ss & 0xfffc);
     if (!(ssd.attr & DA_P)) return fault(m, VEC_SS, ss & 0xfffc);
     segment_load_cs(m, sel, &d, rpl);
@@ -427,8 +427,8 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         e = guest_read(m, helper_mem_ea(c, in, &in->op[0]), b, 6);
         if (e) return e;
         uint16_t limit = (uint16_t)(b[0] | b[1] << 8);
-        uint32_t base = (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 |
-                        (uint32_t)b[5] << 24;
+        uint32_t base =
+            (uint32_t)b[2] | (uint32_t)b[3] << 8 | (uint32_t)b[4] << 16 | (uint32_t)b[5] << 24;
         if (z->operand_width == 16) base &= 0x00ffffffu; /* SDM Vol. 2A LGDT: 24-bit base */
         if (z->mnemonic == ZYDIS_MNEMONIC_LGDT) {
             c->gdtr.base = base;
@@ -444,7 +444,7 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         bool g = z->mnemonic == ZYDIS_MNEMONIC_SGDT;
         uint32_t base = g ? c->gdtr.base : c->idtr.base;
         uint16_t limit = g ? c->gdtr.limit : c->idtr.limit;
-        uint8_t b[6] = {(uint8_t)limit,      (uint8_t)(limit >> 8),  (uint8_t)base,
+        uint8_t b[6] = {(uint8_t)limit,       (uint8_t)(limit >> 8), (uint8_t)base,
                         (uint8_t)(base >> 8), (uint8_t)(base >> 16), (uint8_t)(base >> 24)};
         e = guest_write(m, helper_mem_ea(c, in, &in->op[0]), b, 6);
         if (e) return e;
@@ -458,7 +458,8 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         break;
     }
     case ZYDIS_MNEMONIC_SMSW: {
-        e = rm16_write(m, in, in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER ? c->cr[0] : (c->cr[0] & 0xffff));
+        e = rm16_write(
+            m, in, in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER ? c->cr[0] : (c->cr[0] & 0xffff));
         if (e) return e;
         break;
     }
@@ -468,11 +469,14 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         e = rm16_read(m, in, &v);
         if (e) return e;
         /* LMSW loads PE MP EM TS and cannot clear PE (SDM Vol. 2A LMSW) */
+        uint32_t old = c->cr[0];
         c->cr[0] = (c->cr[0] & ~0xeu) | (v & 0xfu) | (c->cr[0] & CR0_PE);
+        if ((old ^ c->cr[0]) & 0xeu) tc_flush(m);
         break;
     }
     case ZYDIS_MNEMONIC_CLTS:
         if (priv) return fault(m, VEC_GP, 0);
+        if (c->cr[0] & CR0_TS) tc_flush(m); /* x87 translations depend on TS */
         c->cr[0] &= ~CR0_TS;
         break;
     case ZYDIS_MNEMONIC_LLDT:
@@ -530,8 +534,9 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
                 else if (z->mnemonic == ZYDIS_MNEMONIC_VERW)
                     ok = (d.attr & DA_S) && priv_ok && !(type & DT_CODE) && (type & DT_WRITABLE);
                 else
-                    ok = priv_ok && ((d.attr & DA_S) ||
-                                     system_desc_ok_for_lar(type, z->mnemonic == ZYDIS_MNEMONIC_LSL));
+                    ok = priv_ok &&
+                         ((d.attr & DA_S) ||
+                          system_desc_ok_for_lar(type, z->mnemonic == ZYDIS_MNEMONIC_LSL));
             }
             c->exc_error = (uint32_t)saved;
         }

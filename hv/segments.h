@@ -19,7 +19,7 @@ struct insn;
 #define DA_P 0x0080
 #define DA_DB 0x4000
 #define DA_G 0x8000
-#define DT_CODE 0x8      /* with DA_S: executable */
+#define DT_CODE 0x8       /* with DA_S: executable */
 #define DT_CONFORMING 0x4 /* code */
 #define DT_READABLE 0x2   /* code */
 #define DT_EXPDOWN 0x4    /* data */

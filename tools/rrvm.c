@@ -258,8 +258,7 @@ static struct machine *boot(const struct run_options *o) {
         fail_with_text(o->kernel, err);
     }
     m->icount_limit = o->icount_limit;
-    machine_power_on(m, o->clock,
-                     o->clock == CLOCK_VIRTUAL ? VIRTUAL_EPOCH : (int64_t)time(NULL));
+    machine_power_on(m, o->clock, o->clock == CLOCK_VIRTUAL ? VIRTUAL_EPOCH : (int64_t)time(NULL));
     machine_attach_console(m);
     return m;
 }

@@ -129,7 +129,6 @@ static inline void gpr_set_w(struct cpu *c, int idx, unsigned bits, uint32_t v) 
     c->gpr[idx] = (c->gpr[idx] & ~m) | (v & m);
 }
 
-
 /* Effective address of a memory operand; 16-bit address size wraps at 64 KiB
  * (SDM Vol. 1 §3.7.5); then the segment base is added (linear address). */
 static uint32_t mem_ea(const struct cpu *c, const struct insn *in, const ZydisDecodedOperand *op) {
@@ -184,7 +183,8 @@ static int opnd_write(machine_t *m, const struct insn *in, int i, unsigned bits,
             if (s == S_CS) return VEC_UD + 1; /* MOV CS is #UD (SDM Vol. 2B, MOV) */
             int e = segment_load(m, s, (uint16_t)v);
             if (e) return e;
-            if (s == S_SS) m->irq_shadow = m->cpu.icount + 1; /* SDM Vol. 2B MOV: blocks interrupts */
+            if (s == S_SS)
+                m->irq_shadow = m->cpu.icount + 1; /* SDM Vol. 2B MOV: blocks interrupts */
         } else {
             reg_set(&m->cpu, op->reg.value, v);
         }

@@ -118,7 +118,8 @@ void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page
 }
 
 void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user) {
-    struct jcache_entry *e = &tc->jcache[(user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1))];
+    struct jcache_entry *e =
+        &tc->jcache[(user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1))];
     e->neg_eip = -(uint64_t)eip;
     e->host = (uint64_t)(uintptr_t)host;
 }

@@ -18,8 +18,8 @@ struct ccf_meta {
 
 /* A patched jump into a CCF, so that invalidating the target can unchain it. */
 struct ccf_link {
-    uint8_t *rel32; /* the rel32 field of the jump in the source CCF */
-    uint8_t *stub;  /* where it jumped before being chained (its exit stub) */
+    uint8_t *rel32;  /* the rel32 field of the jump in the source CCF */
+    uint8_t *stub;   /* where it jumped before being chained (its exit stub) */
     bool cross_page; /* source and target on different linear pages */
     struct ccf_link *next;
 };
@@ -66,7 +66,7 @@ struct tc {
     struct ccf_link *links;
     uint32_t nlinks, maxlinks;
     struct jcache_entry *jcache; /* CPL 0-2 half, then CPL 3 half */
-    uint8_t *src; /* guest bytes each CCF was translated from */
+    uint8_t *src;                /* guest bytes each CCF was translated from */
     uint32_t nsrc, maxsrc;
 };
 

@@ -19,6 +19,7 @@
 
 #include "hv/machine.h"
 #include "hv/emulate.h"
+#include "hv/fpu.h"
 #include "hv/mmu.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
@@ -852,9 +853,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
             m->fetch_fault = VEC_PF + 1;
             return NULL;
         }
-        snprintf(m->error, sizeof m->error,
-                 "guest executes outside RAM at eip=0x%08x icount=%llu", eip,
-                 (unsigned long long)m->cpu.icount);
+        snprintf(m->error, sizeof m->error, "guest executes outside RAM at eip=0x%08x icount=%llu",
+                 eip, (unsigned long long)m->cpu.icount);
         return NULL;
     }
     if (!oneshot) {
@@ -880,6 +880,14 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
             break;
         }
         cls[n] = classify(&insns[n]);
+        if (fpu_is_x87(&insns[n])) {
+            /* x87 runs on the host FPU as is, unless CR0 makes it trap (#NM), or it is a
+             * state image the monitor must clean of host pointers */
+            bool wait = insns[n].zi.mnemonic == ZYDIS_MNEMONIC_FWAIT;
+            bool trap = wait ? (m->cpu.cr[0] & (CR0_MP | CR0_TS)) == (CR0_MP | CR0_TS)
+                             : (m->cpu.cr[0] & (CR0_EM | CR0_TS)) != 0;
+            cls[n] = (trap || fpu_is_state_insn(&insns[n])) ? TC_EMULATE : TC_IDENT;
+        }
         uint32_t len = insns[n].zi.length;
         n++;
         if (is_block_end(cls[n - 1])) {

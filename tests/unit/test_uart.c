@@ -394,7 +394,7 @@ static void test_ioport_unassigned(void **state) {
     (void)state;
     struct machine *m = new_machine(NULL);
     assert_int_equal(ioport_read(m, 0x80, 1), 0xFF);
-    assert_int_equal(ioport_read(m, 0x2F8, 2), 0xFFFF); /* COM2: absent */
+    assert_int_equal(ioport_read(m, 0x2F8, 2), 0xFFFF);      /* COM2: absent */
     assert_int_equal(ioport_read(m, 0x378, 4), 0xFFFFFFFFu); /* LPT1: absent */
     assert_int_equal(ioport_read(m, 0xF4, 1), 0xFF);
     ioport_write(m, 0x80, 1, 0x12);

@@ -1,0 +1,21 @@
+/* The guest x87 FPU: state lives in the host FPU (x87 arithmetic is translated IDENT); the
+ * monitor handles the state-image instructions and #NM. */
+#ifndef RRVM_HV_FPU_H
+#define RRVM_HV_FPU_H
+
+#include <stdbool.h>
+
+struct machine;
+struct insn;
+
+/* FNINIT of the host FPU, which holds the guest's x87 state (power-on). */
+void fpu_reset(void);
+bool fpu_is_x87(const struct insn *in);
+/* FNSAVE FRSTOR FNSTENV FLDENV FXSAVE FXRSTOR: always emulated by the monitor. */
+bool fpu_is_state_insn(const struct insn *in);
+/* Emulates an x87/FXSR instruction that reached the monitor: #NM when CR0.EM/TS (or MP+TS
+ * for WAIT) say so, or a state-image instruction. Returns 0, vector + 1, -1 (monitor error),
+ * -2 (not an FPU instruction) or -3 (an ordinary x87 instruction: run it translated). */
+int fpu_emulate(struct machine *m, const struct insn *in);
+
+#endif

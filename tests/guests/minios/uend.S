@@ -1,0 +1,6 @@
+/* End of the user-mode code window. */
+	.section .text.user.zend, "ax"
+	.balign 4096
+	.globl user_end
+user_end:
+	.section .note.GNU-stack, "", @progbits
