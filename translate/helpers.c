@@ -663,32 +663,46 @@ static int h_string(machine_t *m, const struct insn *in) {
         return HELPER_OK;
     }
     uint32_t si = gpr_w(c, R_ESI, abits), di = gpr_w(c, R_EDI, abits);
+    /* the source segment may be overridden (SDM Vol. 2B MOVS), the destination is ES */
+    int ss = S_DS;
+    ZydisInstructionAttributes at = in->zi.attributes;
+    if (at & ZYDIS_ATTRIB_HAS_SEGMENT_FS)
+        ss = S_FS;
+    else if (at & ZYDIS_ATTRIB_HAS_SEGMENT_GS)
+        ss = S_GS;
+    else if (at & ZYDIS_ATTRIB_HAS_SEGMENT_ES)
+        ss = S_ES;
+    else if (at & ZYDIS_ATTRIB_HAS_SEGMENT_CS)
+        ss = S_CS;
+    else if (at & ZYDIS_ATTRIB_HAS_SEGMENT_SS)
+        ss = S_SS;
+    uint32_t sbase = c->seg[ss].base, dbase = c->seg[S_ES].base;
     uint32_t step = (c->eflags & FL_DF) ? (uint32_t)-n : n;
     uint32_t a = 0, b = 0;
     bool cmp = false, use_si = false, use_di = false;
     int e = 0;
     switch (opc & 0xfe) {
     case 0xa4: /* MOVS: ES:[DI] <- DS:[SI] */
-        e = mem_read(m, si, n, &a);
-        if (!e) e = mem_write(m, di, n, a);
+        e = mem_read(m, sbase + si, n, &a);
+        if (!e) e = mem_write(m, dbase + di, n, a);
         use_si = use_di = true;
         break;
     case 0xa6: /* CMPS: compare DS:[SI] with ES:[DI] (SI operand is the minuend) */
-        e = mem_read(m, si, n, &a);
-        if (!e) e = mem_read(m, di, n, &b);
+        e = mem_read(m, sbase + si, n, &a);
+        if (!e) e = mem_read(m, dbase + di, n, &b);
         use_si = use_di = cmp = true;
         break;
     case 0xaa: /* STOS */
-        e = mem_write(m, di, n, c->gpr[R_EAX] & mask_of(bits));
+        e = mem_write(m, dbase + di, n, c->gpr[R_EAX] & mask_of(bits));
         use_di = true;
         break;
     case 0xac: /* LODS */
-        e = mem_read(m, si, n, &a);
+        e = mem_read(m, sbase + si, n, &a);
         use_si = true;
         break;
     case 0xae: /* SCAS: compare AL/AX/EAX with ES:[DI] */
         a = c->gpr[R_EAX] & mask_of(bits);
-        e = mem_read(m, di, n, &b);
+        e = mem_read(m, dbase + di, n, &b);
         use_di = cmp = true;
         break;
     default: return HELPER_UNSUPPORTED;

@@ -211,6 +211,17 @@ static void emit_tlb(struct emitter *e, const ZydisDecodedOperand *mem, bool wri
         /* 32-bit address size: the sum wraps modulo 2^32 as the guest's does. */
         emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
               op_mem(base, index, mem->mem.scale, (int32_t)disp, 0));
+    if (mem->mem.segment == ZYDIS_REGISTER_FS || mem->mem.segment == ZYDIS_REGISTER_GS) {
+        /* FS/GS may have a base (TLS, per-CPU data): linear = ea + base, read from the
+         * descriptor cache at run time, so reloading FS/GS needs no retranslation. CS, DS,
+         * ES and SS are flat (the monitor refuses anything else). */
+        int s = mem->mem.segment == ZYDIS_REGISTER_FS ? S_FS : S_GS;
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9D),
+              op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0,
+                     (int32_t)offsetof(struct cpu, seg[s].base), 4));
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
+              op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, 1, 0, 0));
+    }
 }
 
 /* Same for a stack slot at r12d + delta (delta applied with 32-bit wrap). */
@@ -326,7 +337,10 @@ static enum tclass classify(const struct insn *in) {
         return callout_class(z);
     if (z->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && z->opcode >= 0xa4 && z->opcode <= 0xaf &&
         z->opcode != 0xa8 && z->opcode != 0xa9)
-        return z->address_width == 32 ? TC_STRING : callout_class(z);
+        return z->address_width == 32 && !(z->attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_FS |
+                                                            ZYDIS_ATTRIB_HAS_SEGMENT_GS))
+                   ? TC_STRING
+                   : callout_class(z);
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_NOP:
     case ZYDIS_MNEMONIC_PAUSE: return TC_NOP;
