@@ -211,6 +211,20 @@ static struct ccf *find_ccf(struct machine *m, int *fault) {
     return c;
 }
 
+/* Enabled DR0-DR3 breakpoints on instruction execution (R/W = 00), as a bit mask. */
+static uint32_t debug_exec_breakpoints(const struct cpu *c) {
+    uint32_t dr7 = c->dr[7], mask = 0;
+    for (int i = 0; i < 4; i++)
+        if ((dr7 >> (2 * i)) & 3 && ((dr7 >> (16 + 4 * i)) & 3) == 0) mask |= 1u << i;
+    return mask;
+}
+
+static int debug_breakpoint_hit(const struct cpu *c, uint32_t mask) {
+    for (int i = 0; i < 4; i++)
+        if ((mask >> i) & 1 && c->dr[i] == c->eip) return i;
+    return -1;
+}
+
 /* Delivers a guest exception raised by an instruction (fault: cpu.eip at it). */
 static int raise_exception(struct machine *m, int vec) {
     return event_deliver(m, vec, EV_EXCEPTION);
@@ -284,6 +298,22 @@ enum run_result machine_run(struct machine *m) {
             if (n < (uint64_t)budget) budget = (int64_t)n;
         }
         if (irq && shadow) budget = 1; /* one instruction in the shadow, then the interrupt */
+        /* EFLAGS.TF and enabled DR0-DR3 instruction breakpoints: one instruction at a time
+         * (SDM Vol. 3A §17.3.1) */
+        bool tf = (cpu->eflags & FL_TF) != 0;
+        uint32_t ibp = debug_exec_breakpoints(cpu);
+        if (tf || ibp) budget = 1;
+        if (ibp && !(cpu->eflags & FL_RF)) {
+            int hit = debug_breakpoint_hit(cpu, ibp);
+            if (hit >= 0) {
+                /* instruction breakpoint: a fault, before the instruction executes */
+                cpu->dr[6] = (cpu->dr[6] & ~0xfu) | (1u << hit);
+                if (raise_exception(m, VEC_DB) < 0)
+                    return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+                continue;
+            }
+        }
+        uint64_t icount_before = cpu->icount, events_before = m->stats.events_delivered;
         int fault = 0;
         struct ccf *c = find_ccf(m, &fault);
         if (!c) {
@@ -352,6 +382,17 @@ enum run_result machine_run(struct machine *m) {
         if (r < 0) return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
         if (r > 0 && raise_exception(m, r - 1) < 0)
             return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+        if ((tf || ibp) && cpu->icount == icount_before + 1 &&
+            m->stats.events_delivered == events_before) {
+            /* the instruction retired: RF has done its job; a single-step trap follows
+             * if TF was set when it began */
+            cpu->eflags &= ~FL_RF;
+            if (tf) {
+                cpu->dr[6] |= 0x4000; /* BS */
+                if (raise_exception(m, VEC_DB) < 0)
+                    return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+            }
+        }
         if (r == 0 && stop == EMU_HALTED) return RUN_HALTED;
         if (r == 0 && stop == EMU_WAIT_IRQ) {
             m->halted = true;

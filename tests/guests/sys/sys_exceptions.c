@@ -113,7 +113,8 @@ int kmain(void) {
     load_ds_expect("mov ds,0x1fb (beyond limit rpl3)", 0x1fb);
     load_ds_expect("mov ds,exec-only code", 0x38);
     load_ds_expect("mov ds,tss", SEL_TSS);
-    load_ds_expect("mov ds,ldt-sel no ldt", 0x0c);
+    __asm__ volatile("lldt %w0" ::"r"(0));
+    load_ds_expect("mov ds,ldt-sel null ldtr", 0x0c);
     load_ds_expect("mov ds,flat code readable", SEL_KCODE);
     load_fs_expect("mov fs,not present", 0x40);
     load_fs_expect("mov fs,null", 0);
@@ -121,7 +122,7 @@ int kmain(void) {
     load_ss_expect("mov ss,read-only", 0x48);
     load_ss_expect("mov ss,null", 0);
     load_ss_expect("mov ss,dpl2", 0x52);
-    load_ss_expect("mov ss,ucode", SEL_UDATA);
+    load_ss_expect("mov ss,udata rpl3", SEL_UDATA);
 
     /* #SS on a stack access beyond an SS limit is not tested (rrvm assumes a flat SS). */
 
