@@ -78,6 +78,56 @@ static int emulate_io(struct machine *m, const struct insn *in) {
     return 0;
 }
 
+/* INS/OUTS, one element per call (a REP form stays at its eip until ECX runs out, so
+ * icount counts iterations and an interrupt can come between them, as on hardware). */
+static int emulate_string_io(struct machine *m, const struct insn *in) {
+    struct cpu *c = &m->cpu;
+    const ZydisDecodedInstruction *z = &in->zi;
+    bool rep = (z->attributes &
+                (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE)) != 0;
+    unsigned size = (z->opcode & 1) ? z->operand_width / 8 : 1;
+    uint32_t amask = z->address_width == 16 ? 0xffffu : 0xffffffffu;
+    uint16_t port = (uint16_t)c->gpr[R_EDX];
+    m->stats.callouts_io++;
+    if (rep && (c->gpr[R_ECX] & amask) == 0) {
+        c->eip += z->length;
+        return 0;
+    }
+    int e = io_permitted(m, port, size);
+    if (e) return e;
+    bool is_ins = z->mnemonic == ZYDIS_MNEMONIC_INSB || z->mnemonic == ZYDIS_MNEMONIC_INSW ||
+                  z->mnemonic == ZYDIS_MNEMONIC_INSD;
+    int idx = is_ins ? R_EDI : R_ESI;
+    uint32_t off = c->gpr[idx] & amask;
+    if (is_ins) {
+        /* the destination is ES:EDI; the store is checked before the port is read, so a
+         * faulting INS has no side effect on the device (SDM Vol. 2A INS) */
+        uint32_t probe;
+        e = guest_read(m, c->seg[S_ES].base + off, &probe, size);
+        if (e) return e;
+        uint32_t v = ioport_read(m, port, size);
+        e = guest_write(m, c->seg[S_ES].base + off, &v, size);
+        if (e) return e;
+    } else {
+        int ss = S_DS;
+        if (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_FS) ss = S_FS;
+        if (z->attributes & ZYDIS_ATTRIB_HAS_SEGMENT_GS) ss = S_GS;
+        uint32_t v = 0;
+        e = guest_read(m, c->seg[ss].base + off, &v, size);
+        if (e) return e;
+        ioport_write(m, port, size, v);
+    }
+    uint32_t step = (c->eflags & FL_DF) ? (uint32_t)-size : size;
+    c->gpr[idx] = (c->gpr[idx] & ~amask) | ((off + step) & amask);
+    if (rep) {
+        uint32_t cnt = (c->gpr[R_ECX] - 1) & amask;
+        c->gpr[R_ECX] = (c->gpr[R_ECX] & ~amask) | cnt;
+        if (cnt != 0) return 0; /* next iteration: same instruction */
+    }
+    c->eip += z->length;
+    return 0;
+}
+
 /* Writes to control registers (SDM Vol. 3A §2.5), with the TLB effects of each. */
 static int write_cr(struct machine *m, int cr, uint32_t v) {
     struct cpu *c = &m->cpu;
@@ -275,9 +325,21 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_IN:
     case ZYDIS_MNEMONIC_OUT: return emulate_io(m, &in);
+    case ZYDIS_MNEMONIC_INSB:
+    case ZYDIS_MNEMONIC_INSW:
+    case ZYDIS_MNEMONIC_INSD:
+    case ZYDIS_MNEMONIC_OUTSB:
+    case ZYDIS_MNEMONIC_OUTSW:
+    case ZYDIS_MNEMONIC_OUTSD: return emulate_string_io(m, &in);
+    case ZYDIS_MNEMONIC_RDPMC:
+        /* no performance counters are modelled: every counter index is invalid */
+        return gp0(m);
     case ZYDIS_MNEMONIC_UD0:
     case ZYDIS_MNEMONIC_UD1:
-    case ZYDIS_MNEMONIC_UD2: return VEC_UD + 1;
+    case ZYDIS_MNEMONIC_UD2:
+    case ZYDIS_MNEMONIC_RSM:     /* #UD outside system-management mode, which rrvm has not */
+    case ZYDIS_MNEMONIC_SYSCALL: /* an Intel CPU in 32-bit mode has neither */
+    case ZYDIS_MNEMONIC_SYSRET: return VEC_UD + 1;
     case ZYDIS_MNEMONIC_INT3:
     case ZYDIS_MNEMONIC_INT:
     case ZYDIS_MNEMONIC_INTO:
@@ -292,6 +354,8 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
             return 0;
         }
         m->stats.callouts_priv++;
+        m->soft_int_eip = cpu->eip;
+        m->soft_int_retired = z->mnemonic != ZYDIS_MNEMONIC_INT1;
         cpu->eip = next;
         /* the instruction retires before its handler runs: count it now, so that the
          * handler's first instruction is icount+1 (the caller does not count it again) */
@@ -384,10 +448,12 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
         }
         e = fpu_emulate(m, &in);
         if (e == -3) {
+            char text[96];
+            insn_format(&in, text, sizeof text);
             snprintf(m->error, sizeof m->error,
-                     "x87 instruction at eip=0x%08x reached the monitor with CR0.TS/EM clear "
-                     "(stale translation)",
-                     cpu->eip);
+                     "x87 instruction '%s' at eip=0x%08x reached the monitor with CR0.TS/EM "
+                     "clear (the translator could not encode it)",
+                     text, cpu->eip);
             return -1;
         }
         if (e != -2) return e;

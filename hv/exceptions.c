@@ -6,6 +6,7 @@
 
 #include "hv/machine.h"
 #include "hv/segments.h"
+#include "hv/task.h"
 
 const char *vector_mnemonic(int vec) {
     static const char *const names[] = {"DE", "DB", "NMI", "BP", "OF", "BR", "UD",
@@ -60,11 +61,24 @@ static int deliver_once(struct machine *m, int vec, enum event_kind kind) {
         return fault(m, VEC_GP, idt_err);
     if (kind == EV_SOFTWARE && gdpl < c->cpl) return fault(m, VEC_GP, idt_err);
     if (!(g[1] & 0x8000)) return fault(m, VEC_NP, idt_err);
-    if (type == SYS_TASKGATE || type == SYS_INTGATE16 || type == SYS_TRAPGATE16) {
+    if (type == SYS_TASKGATE) {
+        /* a task gate switches tasks; the error code goes on the new task's stack */
+        e = task_switch(m, (uint16_t)(g[0] >> 16), TASK_INT, c->eip);
+        if (e) return e;
+        if (kind == EV_EXCEPTION && vector_has_error_code(vec)) {
+            uint32_t err = vec == VEC_PF ? c->pf_error : c->exc_error;
+            uint32_t sp = c->gpr[R_ESP] - 4;
+            e = guest_write(m, sp, &err, 4);
+            if (e) return e;
+            c->gpr[R_ESP] = sp;
+        }
+        return 0;
+    }
+    if (type == SYS_INTGATE16 || type == SYS_TRAPGATE16) {
         snprintf(m->error, sizeof m->error,
-                 "vector %d at eip=0x%08x icount=%llu goes through a %s, which is not supported",
-                 vec, c->eip, (unsigned long long)c->icount,
-                 type == SYS_TASKGATE ? "task gate" : "16-bit gate");
+                 "vector %d at eip=0x%08x icount=%llu goes through a 16-bit gate, which is not "
+                 "supported",
+                 vec, c->eip, (unsigned long long)c->icount);
         return -1;
     }
     uint16_t sel = (uint16_t)(g[0] >> 16);
@@ -136,11 +150,21 @@ int event_deliver(struct machine *m, int vec, enum event_kind kind) {
     for (;;) {
         int r = deliver_once(m, vec, kind);
         if (r == 0) {
+            m->soft_int_retired = false;
             c->exc_error = 0;
             m->stats.events_delivered++;
             return 0;
         }
         if (r < 0) return -1;
+        if (kind == EV_SOFTWARE && m->soft_int_retired) {
+            /* INT n did not complete: the exception is a fault on the INT instruction
+             * itself (SDM Vol. 3A §6.12.1.1), which has not retired after all */
+            c->eip = m->soft_int_eip;
+            c->icount--;
+            first_eip = c->eip;
+            first_icount = c->icount;
+            m->soft_int_retired = false;
+        }
         int b = r - 1;
         uint32_t berr = b == VEC_PF ? c->pf_error : c->exc_error;
         char d[48];
@@ -184,9 +208,11 @@ int iret(struct machine *m, unsigned opsize) {
     struct cpu *c = &m->cpu;
     uint32_t eflags = cpu_get_eflags(c);
     if (eflags & FL_NT) {
-        snprintf(m->error, sizeof m->error,
-                 "IRET with NT set (task return) at eip=0x%08x is not supported", c->eip);
-        return -1;
+        /* return to the previous task through the back link (SDM Vol. 3A §7.3) */
+        uint16_t link;
+        int le = guest_read_sys(m, c->tr.base, &link, 2);
+        if (le) return le;
+        return task_switch(m, link, TASK_IRET, c->eip + (opsize == 4 ? 1 : 2));
     }
     if (opsize != 4) {
         snprintf(m->error, sizeof m->error, "16-bit IRET at eip=0x%08x is not supported", c->eip);

@@ -65,6 +65,7 @@ struct run_stats {
     uint64_t cr3_writes;
     uint64_t tlb_flushes;
     uint64_t halts;
+    uint64_t task_switches;
 };
 
 struct tc;
@@ -96,7 +97,11 @@ struct machine {
     bool triple_fault;
     bool reset_on_triple_fault;
     bool reset_requested;
-    int fetch_fault; /* vector + 1 when translate_block could not fetch eip */
+    int fetch_fault;        /* vector + 1 when translate_block could not fetch eip */
+    bool soft_int_retired;  /* INT n counted and eip advanced, its delivery under way */
+    uint32_t soft_int_eip;  /* where that INT n is */
+    uint64_t idle_limit_ns; /* halted longer than this (guest time) ends the run; 0 = never */
+    uint64_t halted_since_ns;
 
     struct tc *tc;
     struct mmu mmu;      /* paging and the linear views translated code accesses memory through */

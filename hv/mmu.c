@@ -54,7 +54,14 @@ bool mmu_init(struct machine *m) {
     memset(u, 0, sizeof *u);
     /* RAM is a memfd so that its frames can be mapped again into the linear views */
     u->memfd = memfd_create("rrvm-guest-ram", MFD_CLOEXEC);
-    if (u->memfd < 0 || ftruncate(u->memfd, m->ram_size) != 0) return false;
+    /* one frame past RAM is the scratch frame (see mmu_map_scratch) */
+    if (u->memfd < 0 || ftruncate(u->memfd, (off_t)m->ram_size + 4096) != 0) return false;
+    u->scratch = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, u->memfd, m->ram_size);
+    if (u->scratch == MAP_FAILED) {
+        u->scratch = NULL;
+        return false;
+    }
+    memset(u->scratch, 0xff, 4096);
     if (mmap(m->ram, m->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, u->memfd, 0) ==
         MAP_FAILED)
         return false;
@@ -76,6 +83,7 @@ void mmu_free(struct machine *m) {
         unreserve_4g_aligned(u->view[v], VIEW_RESERVE);
     free(u->map);
     free(u->phys_head);
+    if (u->scratch) munmap(u->scratch, 4096);
     if (u->memfd >= 0) close(u->memfd);
     memset(u, 0, sizeof *u);
     u->memfd = -1;
@@ -323,4 +331,19 @@ void mmu_protect_code(struct machine *m, uint32_t ppn) {
 
 void mmu_unprotect_code(struct machine *m, uint32_t ppn) {
     protect_all(m, ppn, false);
+}
+
+void mmu_map_scratch(struct machine *m, uint32_t lin, enum mmu_view v) {
+    struct mmu *u = &m->mmu;
+    memset(u->scratch, 0xff, 4096);
+    view_map(u, v, lin & ~0xfffu, m->ram_size, 4096, true);
+}
+
+void mmu_unmap_scratch(struct machine *m, uint32_t lin, enum mmu_view v) {
+    struct mmu *u = &m->mmu;
+    view_unmap(u, v, lin & ~0xfffu, 4096);
+    memset(u->scratch, 0xff, 4096);
+    if (u->identity) {
+        /* the identity view had no mapping there either (beyond RAM): nothing to restore */
+    }
 }

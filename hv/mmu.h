@@ -54,6 +54,7 @@ struct mmu {
     uint32_t nmap, nglobal_kept;
     int32_t *phys_head; /* per RAM page: first mapping of it, -1 = none */
     int32_t vhash[MMU_VHASH];
+    uint8_t *scratch; /* the scratch frame, in the monitor's address space */
 };
 
 /* Result of a translation for the monitor. */
@@ -87,6 +88,12 @@ void mmu_flush_page(struct machine *m, uint32_t lin);
  * it), and undoes that when they are gone. */
 void mmu_protect_code(struct machine *m, uint32_t ppn);
 void mmu_unprotect_code(struct machine *m, uint32_t ppn);
+
+/* Unassigned physical addresses read as all ones and drop writes. For one instruction
+ * that touches one, its linear page is mapped to a scratch frame full of 0xFF, and
+ * unmapped (and the frame refilled) right after. */
+void mmu_map_scratch(struct machine *m, uint32_t lin, enum mmu_view v);
+void mmu_unmap_scratch(struct machine *m, uint32_t lin, enum mmu_view v);
 
 /* Reserves bytes of PROT_NONE address space starting at a 4 GiB boundary. */
 void *reserve_4g_aligned(uint64_t bytes);

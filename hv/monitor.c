@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "hv/emulate.h"
 #include "hv/exceptions.h"
@@ -39,7 +40,17 @@ static void on_host_fault(int signo, siginfo_t *si, void *uctx) {
     const uint8_t *pc = (const uint8_t *)g[REG_RIP];
     struct ccf *c = (m && g_in_ccf) ? tc_find_host(m->tc, pc, g_oneshot) : NULL;
     if (!c) {
-        /* A fault in the monitor itself: a bug. Let the default action report it. */
+        /* A fault in the monitor itself: a bug. Say where, then let the default action
+         * end the process. */
+        char msg[160];
+        int n = snprintf(msg, sizeof msg,
+                         "rrvm: monitor bug: signal %d at host pc %p (address %p, %s)\n", signo,
+                         (void *)pc, si->si_addr,
+                         g_in_ccf ? "in translated code outside any CCF" : "in the monitor");
+        if (n > 0) {
+            ssize_t w = write(2, msg, (size_t)n);
+            (void)w;
+        }
         signal(signo, SIG_DFL);
         return;
     }
@@ -76,7 +87,12 @@ static void install_handlers(void) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_host_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+    /* its own stack, so that even a monitor stack overflow is reported */
+    static stack_t ss;
+    ss.ss_size = 1 << 16;
+    ss.ss_sp = malloc(ss.ss_size);
+    if (ss.ss_sp) sigaltstack(&ss, NULL);
     sigemptyset(&sa.sa_mask);
     sigaction(SIGSEGV, &sa, NULL);
     sigaction(SIGBUS, &sa, NULL);
@@ -113,7 +129,30 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
 }
 
 /* A host fault inside a CCF, with the guest state already precise at cpu.eip. */
+static int handle_fault_once(struct machine *m, enum emu_stop *stop);
+
+/* One-shot re-executions can fault again (a store into code that also touches an
+ * unassigned page, ...); a bounded depth turns a monitor bug into a message, not a stack
+ * overflow. */
 static int handle_fault(struct machine *m, enum emu_stop *stop) {
+    static int depth;
+    if (depth >= 8) {
+        snprintf(m->error, sizeof m->error,
+                 "fault handling nested too deeply at eip=0x%08x icount=%llu (host address "
+                 "%#llx)",
+                 m->cpu.eip, (unsigned long long)m->cpu.icount, (unsigned long long)g_fault.addr);
+        return -1;
+    }
+    depth++;
+    if (getenv("RRVM_DEBUG_FAULTS"))
+        fprintf(stderr, "fault depth %d: signo %d addr %#llx eip %08x write %d\n", depth,
+                g_fault.signo, (unsigned long long)g_fault.addr, m->cpu.eip, g_fault.write);
+    int r = handle_fault_once(m, stop);
+    depth--;
+    return r;
+}
+
+static int handle_fault_once(struct machine *m, enum emu_stop *stop) {
     struct cpu *cpu = &m->cpu;
     if (g_fault.signo == SIGFPE)
         /* integer divide errors are #DE; x87 exceptions surface at the next waiting x87
@@ -178,10 +217,31 @@ slow:;
         }
         return r;
     }
-    snprintf(m->error, sizeof m->error,
-             "guest access to unassigned address 0x%08x at eip=0x%08x icount=%llu", ea, cpu->eip,
-             (unsigned long long)cpu->icount);
-    return -1;
+    if (off >> 32) {
+        snprintf(m->error, sizeof m->error,
+                 "an access wrapping around 4 GiB at eip=0x%08x icount=%llu by an instruction "
+                 "without a C helper is not supported",
+                 cpu->eip, (unsigned long long)cpu->icount);
+        return -1;
+    }
+    /* No helper: run the instruction once, translated, with that page backed by a scratch
+     * frame of all ones whose writes are thrown away afterwards. */
+    struct ccf *c = translate_block(m, cpu->eip, true);
+    if (!c) return m->fetch_fault ? m->fetch_fault : -1;
+    mmu_map_scratch(m, ea, (enum mmu_view)view);
+    int64_t budget = c->ninsns ? 1 : 0;
+    uint32_t r = run_ccf(m, c, budget);
+    int res = 0;
+    /* the scratch page stays mapped while a second fault of the same instruction (the
+     * other half of a page-crossing access) is handled */
+    if (r == EXIT_FAULT) {
+        res = handle_fault(m, stop);
+    } else if (r == EXIT_EMULATE) {
+        res = emulate_insn(m, stop);
+        if (res == 0 && *stop != EMU_COUNTED) cpu->icount++;
+    }
+    mmu_unmap_scratch(m, ea, (enum mmu_view)view);
+    return res;
 }
 
 /* Finds or translates the CCF for cpu.eip at the current CPL and address translation.
@@ -238,6 +298,7 @@ enum run_result machine_run(struct machine *m) {
     struct cpu *cpu = &m->cpu;
     g_machine = m;
     install_handlers();
+    uint64_t last_icount = cpu->icount, idle_rounds = 0;
     for (;;) {
         if (m->exited) return RUN_EXIT_DEVICE;
         if (m->reset_requested) return RUN_RESET;
@@ -252,6 +313,19 @@ enum run_result machine_run(struct machine *m) {
             return RUN_MONITOR_ERROR;
         }
         if (m->icount_limit && cpu->icount >= m->icount_limit) return RUN_ICOUNT_LIMIT;
+        /* A guest can take interrupts or exceptions back to back forever without retiring
+         * an instruction (a trap gate whose handler address is itself interrupted again,
+         * a stack wrapping through unassigned memory): hardware would spin; rrvm stops. */
+        if (cpu->icount != last_icount) {
+            last_icount = cpu->icount;
+            idle_rounds = 0;
+        } else if (++idle_rounds > 1000000 && !m->halted) {
+            snprintf(m->error, sizeof m->error,
+                     "guest livelock: a million events delivered at eip=0x%08x icount=%llu "
+                     "without an instruction retiring",
+                     cpu->eip, (unsigned long long)cpu->icount);
+            return RUN_HALTED;
+        }
         uint64_t next_event = devices_update(m);
         bool irq = (cpu->eflags & FL_IF) && pic8259_intr(&m->pic);
         bool shadow = cpu->icount == m->irq_shadow;
@@ -265,6 +339,13 @@ enum run_result machine_run(struct machine *m) {
         }
         if (m->halted) {
             /* HLT with IF set: nothing runs until a device interrupts */
+            if (m->idle_limit_ns && clock_now_ns(m) - m->halted_since_ns > m->idle_limit_ns) {
+                snprintf(m->error, sizeof m->error,
+                         "guest waited in HLT at eip=0x%08x icount=%llu for more than %.3f s of "
+                         "guest time without an interrupt",
+                         cpu->eip, (unsigned long long)cpu->icount, (double)m->idle_limit_ns / 1e9);
+                return RUN_HALTED;
+            }
             if (next_event == UINT64_MAX && (!m->console_open || m->console.eof)) {
                 snprintf(m->error, sizeof m->error,
                          "guest waits in HLT at eip=0x%08x icount=%llu for an interrupt no "
@@ -369,7 +450,9 @@ enum run_result machine_run(struct machine *m) {
         }
         case EXIT_BUDGET: break;
         case EXIT_EMULATE:
-            if (m->icount_limit && cpu->icount >= m->icount_limit) break;
+            /* a block whose charged instructions used up the budget ends in a callout that
+             * must wait for the next round (limit, single step, interrupt shadow) */
+            if ((int64_t)(cpu->icount - icount_before) >= budget) break;
             r = emulate_insn(m, &stop);
             if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
             break;
@@ -396,6 +479,7 @@ enum run_result machine_run(struct machine *m) {
         if (r == 0 && stop == EMU_HALTED) return RUN_HALTED;
         if (r == 0 && stop == EMU_WAIT_IRQ) {
             m->halted = true;
+            m->halted_since_ns = clock_now_ns(m);
             m->stats.halts++;
         }
     }

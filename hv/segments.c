@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hv/machine.h"
+#include "hv/task.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
 #include "translate/tc.h"
@@ -203,7 +204,6 @@ void segment_set_ss(struct machine *m, uint16_t sel, const struct descriptor *d)
 }
 
 int far_jmp(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip) {
-    (void)next_eip;
     struct cpu *c = &m->cpu;
     if ((sel & 0xfffc) == 0) return fault(m, VEC_GP, 0);
     struct descriptor d;
@@ -223,12 +223,14 @@ int far_jmp(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip) {
         sel = (uint16_t)((sel & 0xfffc) | c->cpl);
     }
     if (!(d.attr & DA_S)) {
-        if ((d.attr & DA_TYPE) == SYS_TSS32_AVAIL || (d.attr & DA_TYPE) == SYS_TASKGATE) {
-            snprintf(m->error, sizeof m->error,
-                     "hardware task switch (far JMP to selector 0x%04x) at eip=0x%08x is not "
-                     "supported",
-                     sel, c->eip);
-            return -1;
+        unsigned type = d.attr & DA_TYPE;
+        if (type == SYS_TSS32_AVAIL || type == SYS_TASKGATE || type == SYS_TSS32_BUSY) {
+            /* JMP to a TSS or task gate: DPL >= CPL and RPL (SDM Vol. 3A §7.3) */
+            unsigned dpl = DA_DPL(d.attr);
+            if (dpl < c->cpl || dpl < (sel & 3u)) return fault(m, VEC_GP, sel & 0xfffc);
+            if (!(d.attr & DA_P)) return fault(m, VEC_NP, sel & 0xfffc);
+            uint16_t tss = type == SYS_TASKGATE ? (uint16_t)(d.lo >> 16) : sel;
+            return task_switch(m, tss, TASK_JMP, next_eip);
         }
         return fault(m, VEC_GP, sel & 0xfffc);
     }
@@ -261,13 +263,23 @@ int far_call(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip, u
         c->eip = off;
         return 0;
     }
-    if ((d.attr & DA_TYPE) != SYS_CALLGATE32) {
+    if ((d.attr & DA_TYPE) == SYS_TSS32_AVAIL || (d.attr & DA_TYPE) == SYS_TASKGATE ||
+        (d.attr & DA_TYPE) == SYS_TSS32_BUSY) {
+        unsigned dpl = DA_DPL(d.attr);
+        if (dpl < c->cpl || dpl < (sel & 3u)) return fault(m, VEC_GP, sel & 0xfffc);
+        if (!(d.attr & DA_P)) return fault(m, VEC_NP, sel & 0xfffc);
+        uint16_t tss = (d.attr & DA_TYPE) == SYS_TASKGATE ? (uint16_t)(d.lo >> 16) : sel;
+        return task_switch(m, tss, TASK_CALL, next_eip);
+    }
+    if ((d.attr & DA_TYPE) == SYS_CALLGATE16 || (d.attr & DA_TYPE) == SYS_TSS16_AVAIL) {
         snprintf(m->error, sizeof m->error,
-                 "far CALL to system descriptor type %u (selector 0x%04x) at eip=0x%08x is not "
-                 "supported",
-                 d.attr & DA_TYPE, sel, c->eip);
+                 "far CALL through a 16-bit call gate or TSS (selector 0x%04x) at eip=0x%08x is "
+                 "not supported",
+                 sel, c->eip);
         return -1;
     }
+    /* any other system type is not a valid target (SDM Vol. 2A CALL) */
+    if ((d.attr & DA_TYPE) != SYS_CALLGATE32) return fault(m, VEC_GP, sel & 0xfffc);
     /* Call gate (SDM Vol. 3A §5.8.4-5.8.6). */
     unsigned gdpl = DA_DPL(d.attr);
     if (gdpl < c->cpl || gdpl < (sel & 3u)) return fault(m, VEC_GP, sel & 0xfffc);

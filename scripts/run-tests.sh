@@ -96,8 +96,8 @@ fi
 step "build-asan/ (AddressSanitizer + UndefinedBehaviorSanitizer)"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 if build build-asan -DRRVM_SANITIZE=ON -DRRVM_GUESTS="$ASAN_GUESTS"; then
-  step "ctest -L 'unit|conformance' in build-asan/"
-  run_ctest "build-asan" build-asan/ctest.log --test-dir build-asan -L 'unit|conformance' \
+  step "ctest -L 'unit|conformance|fuzz' in build-asan/"
+  run_ctest "build-asan" build-asan/ctest.log --test-dir build-asan -L 'unit|conformance|fuzz' \
     --output-on-failure -j"$JOBS" --timeout 600 --no-tests=error
 fi
 

@@ -371,6 +371,71 @@ static int h_jcxz(machine_t *m, const struct insn *in) {
     return HELPER_OK;
 }
 
+/* Condition of a Jcc (SDM Vol. 2A Jcc, Table "Jump conditions"). */
+static bool cond_holds(uint32_t f, ZydisMnemonic mn) {
+    bool cf = f & FL_CF, zf = f & FL_ZF, sf = f & FL_SF, of = f & FL_OF, pf = f & FL_PF;
+    switch (mn) {
+    case ZYDIS_MNEMONIC_JO: return of;
+    case ZYDIS_MNEMONIC_JNO: return !of;
+    case ZYDIS_MNEMONIC_JB: return cf;
+    case ZYDIS_MNEMONIC_JNB: return !cf;
+    case ZYDIS_MNEMONIC_JZ: return zf;
+    case ZYDIS_MNEMONIC_JNZ: return !zf;
+    case ZYDIS_MNEMONIC_JBE: return cf || zf;
+    case ZYDIS_MNEMONIC_JNBE: return !cf && !zf;
+    case ZYDIS_MNEMONIC_JS: return sf;
+    case ZYDIS_MNEMONIC_JNS: return !sf;
+    case ZYDIS_MNEMONIC_JP: return pf;
+    case ZYDIS_MNEMONIC_JNP: return !pf;
+    case ZYDIS_MNEMONIC_JL: return sf != of;
+    case ZYDIS_MNEMONIC_JNL: return sf == of;
+    case ZYDIS_MNEMONIC_JLE: return zf || sf != of;
+    case ZYDIS_MNEMONIC_JNLE: return !zf && sf == of;
+    default: return false;
+    }
+}
+
+/* Near JMP/CALL/RET/Jcc in any operand size; the translator handles the 32-bit forms
+ * inline and sends the 16-bit ones (EIP truncated to 16 bits) here. */
+static int h_branch(machine_t *m, const struct insn *in) {
+    struct cpu *c = &m->cpu;
+    unsigned bits = in->zi.operand_width;
+    uint32_t mask = mask_of(bits);
+    ZydisMnemonic mn = in->zi.mnemonic;
+    const ZydisDecodedOperand *op = &in->op[0];
+    uint32_t target = 0;
+    int e;
+    if (mn == ZYDIS_MNEMONIC_RET) {
+        uint32_t v;
+        e = mem_read(m, esp(c), bits / 8, &v);
+        if (e) return e;
+        uint32_t pop = op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint32_t)op->imm.value.u : 0;
+        c->gpr[R_ESP] = esp(c) + bits / 8 + pop;
+        c->eip = v & mask;
+        return HELPER_OK;
+    }
+    if (op->type == ZYDIS_OPERAND_TYPE_IMMEDIATE) {
+        target = rel_target(in);
+    } else {
+        e = opnd_read(m, in, 0, bits, &target);
+        if (e) return e;
+        target &= mask;
+    }
+    if (mn == ZYDIS_MNEMONIC_CALL) {
+        uint32_t nsp = esp(c) - bits / 8;
+        e = mem_write(m, nsp, bits / 8, next_eip(in) & mask);
+        if (e) return e;
+        c->gpr[R_ESP] = nsp;
+        c->eip = target;
+        return HELPER_OK;
+    }
+    if (mn == ZYDIS_MNEMONIC_JMP || cond_holds(c->eflags, mn))
+        c->eip = target;
+    else
+        c->eip = next_eip(in);
+    return HELPER_OK;
+}
+
 /* ---------------------------------------------------------------------------------------
  * Stack instructions: PUSH/POP (incl. segment registers), PUSHA/POPA, PUSHF/POPF,
  * ENTER, LEAVE.
@@ -939,6 +1004,25 @@ bool helper_supports(ZydisMnemonic mn) {
     case ZYDIS_MNEMONIC_LOOPNE:
     case ZYDIS_MNEMONIC_JCXZ:
     case ZYDIS_MNEMONIC_JECXZ:
+    case ZYDIS_MNEMONIC_JMP:
+    case ZYDIS_MNEMONIC_CALL:
+    case ZYDIS_MNEMONIC_RET:
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JZ:
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNLE:
     case ZYDIS_MNEMONIC_ADD:
     case ZYDIS_MNEMONIC_OR:
     case ZYDIS_MNEMONIC_ADC:
@@ -1018,6 +1102,25 @@ int helper_exec(struct machine *m, const struct insn *in) {
     case ZYDIS_MNEMONIC_LOOPNE: return h_loop(m, in);
     case ZYDIS_MNEMONIC_JCXZ:
     case ZYDIS_MNEMONIC_JECXZ: return h_jcxz(m, in);
+    case ZYDIS_MNEMONIC_JMP:
+    case ZYDIS_MNEMONIC_CALL:
+    case ZYDIS_MNEMONIC_RET:
+    case ZYDIS_MNEMONIC_JO:
+    case ZYDIS_MNEMONIC_JNO:
+    case ZYDIS_MNEMONIC_JB:
+    case ZYDIS_MNEMONIC_JNB:
+    case ZYDIS_MNEMONIC_JZ:
+    case ZYDIS_MNEMONIC_JNZ:
+    case ZYDIS_MNEMONIC_JBE:
+    case ZYDIS_MNEMONIC_JNBE:
+    case ZYDIS_MNEMONIC_JS:
+    case ZYDIS_MNEMONIC_JNS:
+    case ZYDIS_MNEMONIC_JP:
+    case ZYDIS_MNEMONIC_JNP:
+    case ZYDIS_MNEMONIC_JL:
+    case ZYDIS_MNEMONIC_JNL:
+    case ZYDIS_MNEMONIC_JLE:
+    case ZYDIS_MNEMONIC_JNLE: return h_branch(m, in);
     case ZYDIS_MNEMONIC_ADD:
     case ZYDIS_MNEMONIC_OR:
     case ZYDIS_MNEMONIC_ADC:

@@ -203,14 +203,28 @@ static bool is_high_byte(ZydisRegister r) {
  * current linear view (hv/mmu.h). Only lea/mov: flags untouched. */
 static void emit_tlb(struct emitter *e, const ZydisDecodedOperand *mem, bool write) {
     (void)write;
-    ZydisRegister base = map_reg(mem->mem.base), index = map_reg(mem->mem.index);
+    ZydisRegister base = mem->mem.base, index = mem->mem.index;
+    bool a16 = ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LEGACY_32, base) == 16 ||
+               ZydisRegisterGetWidth(ZYDIS_MACHINE_MODE_LEGACY_32, index) == 16;
+    if (a16) {
+        /* 16-bit addressing (SDM Vol. 1 §3.7.5): sum in 32 bits, keep the low 16 */
+        if (base != ZYDIS_REGISTER_NONE)
+            base = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, base);
+        if (index != ZYDIS_REGISTER_NONE)
+            index = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, index);
+    }
+    base = map_reg(base);
+    index = map_reg(index);
     int64_t disp = mem->mem.disp.has_displacement ? mem->mem.disp.value : 0;
+    if (a16 && base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE) disp &= 0xffff;
     if (base == ZYDIS_REGISTER_NONE && index == ZYDIS_REGISTER_NONE)
         emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D), op_imm((int32_t)(uint32_t)disp));
     else
         /* 32-bit address size: the sum wraps modulo 2^32 as the guest's does. */
         emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
               op_mem(base, index, mem->mem.scale, (int32_t)disp, 0));
+    if (a16 && (base != ZYDIS_REGISTER_NONE || index != ZYDIS_REGISTER_NONE))
+        emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R8W));
     if (mem->mem.segment == ZYDIS_REGISTER_FS || mem->mem.segment == ZYDIS_REGISTER_GS) {
         /* FS/GS may have a base (TLS, per-CPU data): linear = ea + base, read from the
          * descriptor cache at run time, so reloading FS/GS needs no retranslation. CS, DS,
@@ -220,7 +234,7 @@ static void emit_tlb(struct emitter *e, const ZydisDecodedOperand *mem, bool wri
               op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0,
                      (int32_t)offsetof(struct cpu, seg[s].base), 4));
         emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8D),
-              op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_R9, 1, 0, 0));
+              op_mem(ZYDIS_REGISTER_R8D, ZYDIS_REGISTER_R9D, 1, 0, 0));
     }
 }
 
@@ -328,19 +342,33 @@ static enum tclass callout_class(const ZydisDecodedInstruction *z) {
     return helper_supports(z->mnemonic) ? TC_HELPER : TC_EMULATE;
 }
 
+static enum tclass classify_form(const struct insn *in);
+
 static enum tclass classify(const struct insn *in) {
     const ZydisDecodedInstruction *z = &in->zi;
     int mi = -1;
     bool mem = has_mem_operand(in, &mi);
-    if (mem && z->mnemonic != ZYDIS_MNEMONIC_LEA && z->mnemonic != ZYDIS_MNEMONIC_NOP &&
-        z->address_width == 16)
-        return callout_class(z);
+    enum tclass c = classify_form(in);
+    /* 16-bit addressing: IDENT computes the address itself (emit_tlb); the inline stack,
+     * branch and string forms assume 32-bit addresses */
+    if (mem && z->address_width == 16 && c != TC_IDENT && c != TC_NOP) return callout_class(z);
+    return c;
+}
+
+static enum tclass classify_form(const struct insn *in) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    int mi = -1;
+    bool mem = has_mem_operand(in, &mi);
     if (z->opcode_map == ZYDIS_OPCODE_MAP_DEFAULT && z->opcode >= 0xa4 && z->opcode <= 0xaf &&
         z->opcode != 0xa8 && z->opcode != 0xa9)
         return z->address_width == 32 && !(z->attributes & (ZYDIS_ATTRIB_HAS_SEGMENT_FS |
                                                             ZYDIS_ATTRIB_HAS_SEGMENT_GS))
                    ? TC_STRING
                    : callout_class(z);
+    /* 0F 18-0F 1F: hint and reserved-NOP space (PREFETCHh, NOP r/m, ENDBR32, ...): a P6
+     * executes all of it as NOP without touching memory (SDM Vol. 2B NOP, PREFETCHh). */
+    if (z->opcode_map == ZYDIS_OPCODE_MAP_0F && z->opcode >= 0x18 && z->opcode <= 0x1f)
+        return TC_NOP;
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_NOP:
     case ZYDIS_MNEMONIC_PAUSE: return TC_NOP;
@@ -867,8 +895,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
             m->fetch_fault = VEC_PF + 1;
             return NULL;
         }
-        snprintf(m->error, sizeof m->error, "guest executes outside RAM at eip=0x%08x icount=%llu",
-                 eip, (unsigned long long)m->cpu.icount);
+        /* unassigned physical memory reads as all ones: FF FF is an invalid opcode */
+        m->fetch_fault = VEC_UD + 1;
         return NULL;
     }
     if (!oneshot) {

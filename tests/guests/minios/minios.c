@@ -132,7 +132,8 @@ static void setup_pic_pit(void) {
 static uint8_t rxbuf[256];
 static volatile uint32_t rx_head, rx_tail;
 static void setup_uart(void) {
-    while (inb(0x3FD) & 1) (void)inb(0x3F8); /* drain */
+    while ((inb(0x3FD) & 1) && rx_head - rx_tail < 256) /* bytes that arrived before */
+        rxbuf[rx_head++ & 255] = inb(0x3F8);
     outb(0x3F9, 0x01);                        /* IER: received data available */
     outb(0x3FC, 0x0B);                        /* MCR: DTR, RTS, OUT2 */
 }
@@ -581,7 +582,11 @@ static uint32_t kbench(int row, uint32_t n) {
     default: break;
     }
     uint64_t dt = rdtsc64() - t0;
-    return n ? (uint32_t)(dt / n) : 0;
+    while (dt >> 32) { /* 32-bit division only (no libgcc __udivdi3) */
+        dt >>= 1;
+        n >>= 1;
+    }
+    return n ? (uint32_t)dt / n : 0;
 }
 
 static const char *const rows[] = {"empty", "int80", "sysenter", "in", "out", "cr3",

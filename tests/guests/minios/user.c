@@ -71,6 +71,7 @@ UD static const char s_ud[] = "ud2\n";
 UD static const char s_hlt[] = "hlt in ring 3\n";
 UD static const char s_kread[] = "read a kernel page\n";
 UD static const char s_int20[] = "int 0x20 (DPL 0 gate)\n";
+UD static const char *const fault_names[5] = {s_de, s_ud, s_hlt, s_kread, s_int20};
 UD static const char s_echo[] = "echo: ";
 UD static const char s_noin[] = "echo: (no input)\n";
 
@@ -179,7 +180,7 @@ U void user_fault(int kind) {
     struct line l;
     l.n = 0;
     lput(&l, s_about);
-    lput(&l, kind == 0 ? s_de : kind == 1 ? s_ud : kind == 2 ? s_hlt : kind == 3 ? s_kread : s_int20);
+    lput(&l, fault_names[kind]);
     uwrite(0, l.b);
     switch (kind) {
     case 0: {
