@@ -83,6 +83,7 @@ static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
 }
 
 uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size) {
+    m->devices_dirty = true;
     if (port == PCI_CONFIG_DATA && size == 4) {
         /* No PCI device answers: configuration reads give all ones (vendor 0xFFFF). */
         return 0xffffffffu;
@@ -98,6 +99,7 @@ uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size) {
 }
 
 void ioport_write(struct machine *m, uint16_t port, unsigned size, uint32_t value) {
+    m->devices_dirty = true;
     if (port == DEBUG_EXIT_PORT) {
         /* isa-debug-exit makes QEMU exit with status (value << 1) | 1, where value is what
          * the guest wrote: just the byte for OUTB, the whole word/dword otherwise. The host

@@ -316,21 +316,26 @@ int fetch_insn(struct machine *m, uint32_t eip, struct insn *in) {
 }
 
 int emulate_insn(struct machine *m, enum emu_stop *stop) {
-    struct cpu *cpu = &m->cpu;
     struct insn in;
-    int e = fetch_insn(m, cpu->eip, &in);
+    int e = fetch_insn(m, m->cpu.eip, &in);
     if (e) return e;
-    const ZydisDecodedInstruction *z = &in.zi;
+    return emulate_decoded(m, &in, stop);
+}
+
+int emulate_decoded(struct machine *m, const struct insn *pin, enum emu_stop *stop) {
+    struct cpu *cpu = &m->cpu;
+    int e;
+    const ZydisDecodedInstruction *z = &pin->zi;
     uint32_t next = cpu->eip + z->length;
     switch (z->mnemonic) {
     case ZYDIS_MNEMONIC_IN:
-    case ZYDIS_MNEMONIC_OUT: return emulate_io(m, &in);
+    case ZYDIS_MNEMONIC_OUT: return emulate_io(m, pin);
     case ZYDIS_MNEMONIC_INSB:
     case ZYDIS_MNEMONIC_INSW:
     case ZYDIS_MNEMONIC_INSD:
     case ZYDIS_MNEMONIC_OUTSB:
     case ZYDIS_MNEMONIC_OUTSW:
-    case ZYDIS_MNEMONIC_OUTSD: return emulate_string_io(m, &in);
+    case ZYDIS_MNEMONIC_OUTSD: return emulate_string_io(m, pin);
     case ZYDIS_MNEMONIC_RDPMC:
         /* no performance counters are modelled: every counter index is invalid */
         return gp0(m);
@@ -348,7 +353,7 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
         int vec = z->mnemonic == ZYDIS_MNEMONIC_INT3   ? VEC_BP
                   : z->mnemonic == ZYDIS_MNEMONIC_INTO ? VEC_OF
                   : z->mnemonic == ZYDIS_MNEMONIC_INT1 ? VEC_DB
-                                                       : (int)(in.op[0].imm.value.u & 0xff);
+                                                       : (int)(pin->op[0].imm.value.u & 0xff);
         if (z->mnemonic == ZYDIS_MNEMONIC_INTO && !(cpu->eflags & FL_OF)) {
             cpu->eip = next;
             return 0;
@@ -396,7 +401,7 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
     case ZYDIS_MNEMONIC_INVLPG:
         if (cpu->cpl != 0) return gp0(m);
         m->stats.callouts_priv++;
-        machine_tlb_flush_page(m, helper_mem_ea(cpu, &in, &in.op[0]));
+        machine_tlb_flush_page(m, helper_mem_ea(cpu, pin, &pin->op[0]));
         cpu->eip = next;
         return 0;
     case ZYDIS_MNEMONIC_RDTSC: {
@@ -423,7 +428,7 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
         m->stats.callouts_priv++;
         uint16_t sel;
         uint32_t off;
-        e = far_target(m, &in, &sel, &off);
+        e = far_target(m, pin, &sel, &off);
         if (e) return e;
         if (z->operand_width == 16) off &= 0xffff;
         return z->mnemonic == ZYDIS_MNEMONIC_JMP
@@ -434,22 +439,23 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
         if (z->meta.branch_type != ZYDIS_BRANCH_TYPE_FAR) break;
         m->stats.callouts_priv++;
         return far_ret(
-            m, in.op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)in.op[0].imm.value.u : 0,
+            m,
+            pin->op[0].type == ZYDIS_OPERAND_TYPE_IMMEDIATE ? (uint16_t)pin->op[0].imm.value.u : 0,
             z->operand_width / 8);
     case ZYDIS_MNEMONIC_MOV:
-        e = emulate_mov_special(m, &in);
+        e = emulate_mov_special(m, pin);
         if (e != -2) return e;
         break;
     default:
-        e = emulate_system_insn(m, &in);
+        e = emulate_system_insn(m, pin);
         if (e != -2) {
             m->stats.callouts_priv++;
             return e;
         }
-        e = fpu_emulate(m, &in);
+        e = fpu_emulate(m, pin);
         if (e == -3) {
             char text[96];
-            insn_format(&in, text, sizeof text);
+            insn_format(pin, text, sizeof text);
             snprintf(m->error, sizeof m->error,
                      "x87 instruction '%s' at eip=0x%08x reached the monitor with CR0.TS/EM "
                      "clear (the translator could not encode it)",
@@ -468,10 +474,10 @@ int emulate_insn(struct machine *m, enum emu_stop *stop) {
     if (helper_supports(z->mnemonic)) {
         m->stats.callouts_helper++;
         m->stats.insns_helpers++;
-        return helper_exec(m, &in);
+        return helper_exec(m, pin);
     }
     char text[96];
-    insn_format(&in, text, sizeof text);
+    insn_format(pin, text, sizeof text);
     snprintf(m->error, sizeof m->error,
              "unsupported guest instruction '%s' at eip=0x%08x icount=%llu", text, cpu->eip,
              (unsigned long long)cpu->icount);

@@ -22,5 +22,7 @@ int fetch_insn(struct machine *m, uint32_t eip, struct insn *in);
  * for a guest exception (error code in cpu.exc_error), or -1 for a monitor error
  * (message in m->error). */
 int emulate_insn(struct machine *m, enum emu_stop *stop);
+/* The same with the instruction already decoded (pre->eip == cpu.eip). */
+int emulate_decoded(struct machine *m, const struct insn *pre, enum emu_stop *stop);
 
 #endif

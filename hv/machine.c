@@ -63,6 +63,7 @@ void machine_power_on(struct machine *m, enum clock_mode mode, int64_t epoch_s) 
     i8042_init(&m->kbc);
     m->port61 = 0;
     pit8254_set_gate(&m->pit, 2, false, now);
+    m->devices_dirty = true;
 }
 
 void machine_attach_console(struct machine *m) {

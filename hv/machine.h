@@ -88,6 +88,8 @@ struct machine {
     uint8_t input[256]; /* terminal bytes not yet taken by the UART */
     unsigned input_len;
     uint64_t input_polled_ns;
+    bool devices_dirty;      /* a port was accessed since devices_update */
+    uint64_t next_device_ns; /* devices_update's answer: when a device next needs time */
     struct {
         enum clock_mode mode;
         uint64_t host_base, idle_ns, tsc_offset;

@@ -167,9 +167,26 @@ fault:
 
 enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
                               uint32_t *phys) {
+    if (!(m->cpu.cr[0] & CR0_PG)) {
+        *phys = lin;
+        return lin >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;
+    }
+    struct mmu *u = &m->mmu;
+    uint32_t key = ((lin >> 12) << 2 | (uint32_t)user << 1 | (uint32_t)write) + 1;
+    unsigned slot = (lin >> 12) & 255;
+    if (set_ad && u->cache[slot].key == key && u->cache[slot].gen == u->gen) {
+        *phys = u->cache[slot].pa_page | (lin & 0xfff);
+        return *phys >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;
+    }
     struct walk w;
     enum mmu_status s = walk(m, lin, write, user, set_ad, &w);
     if (s != MMU_OK) return s;
+    if (set_ad) {
+        /* A (and D for a write) are set now: later hits need not walk again */
+        u->cache[slot].key = key;
+        u->cache[slot].gen = u->gen;
+        u->cache[slot].pa_page = w.pa & ~0xfffu;
+    }
     *phys = w.pa;
     return w.pa >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;
 }
@@ -272,6 +289,7 @@ enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_v
 
 void mmu_flush(struct machine *m, bool keep_global) {
     struct mmu *u = &m->mmu;
+    u->gen++;
     uint32_t nglobal = 0;
     if (keep_global)
         for (uint32_t i = 0; i < u->nmap; i++)
@@ -299,6 +317,7 @@ void mmu_flush(struct machine *m, bool keep_global) {
 
 void mmu_flush_page(struct machine *m, uint32_t lin) {
     struct mmu *u = &m->mmu;
+    u->gen++;
     if (u->identity) {
         mmu_flush(m, false);
         return;

@@ -55,6 +55,14 @@ struct mmu {
     int32_t *phys_head; /* per RAM page: first mapping of it, -1 = none */
     int32_t vhash[MMU_VHASH];
     uint8_t *scratch; /* the scratch frame, in the monitor's address space */
+    /* translations the monitor looked up (helpers, callouts, code fetch), as a TLB holds
+     * them: valid until the next flush of any kind (gen) */
+    uint32_t gen;
+    struct {
+        uint32_t key; /* vpn << 2 | user << 1 | write, +1 so that 0 is empty */
+        uint32_t gen;
+        uint32_t pa_page;
+    } cache[256];
 };
 
 /* Result of a translation for the monitor. */

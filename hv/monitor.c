@@ -113,7 +113,9 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
     cpu->exit_reason = EXIT_NONE;
     g_oneshot = c->oneshot ? c : NULL;
     uint32_t reason;
-    if (sigsetjmp(g_jmp, 1) == 0) {
+    /* no signal mask save/restore: the handler runs with nothing blocked (SA_NODEFER, empty
+     * sa_mask), and a sigprocmask system call per CCF entry would cost more than the CCF */
+    if (sigsetjmp(g_jmp, 0) == 0) {
         g_in_ccf = 1;
         reason = ccf_enter(cpu, c->host);
         g_in_ccf = 0;
@@ -144,9 +146,6 @@ static int handle_fault(struct machine *m, enum emu_stop *stop) {
         return -1;
     }
     depth++;
-    if (getenv("RRVM_DEBUG_FAULTS"))
-        fprintf(stderr, "fault depth %d: signo %d addr %#llx eip %08x write %d\n", depth,
-                g_fault.signo, (unsigned long long)g_fault.addr, m->cpu.eip, g_fault.write);
     int r = handle_fault_once(m, stop);
     depth--;
     return r;
@@ -299,6 +298,7 @@ enum run_result machine_run(struct machine *m) {
     g_machine = m;
     install_handlers();
     uint64_t last_icount = cpu->icount, idle_rounds = 0;
+    unsigned clock_polls = 0;
     for (;;) {
         if (m->exited) return RUN_EXIT_DEVICE;
         if (m->reset_requested) return RUN_RESET;
@@ -326,7 +326,21 @@ enum run_result machine_run(struct machine *m) {
                      cpu->eip, (unsigned long long)cpu->icount);
             return RUN_HALTED;
         }
-        uint64_t next_event = devices_update(m);
+        /* Devices change state only with time or through port I/O: bring them up to date
+         * when a deadline passed or a port was touched, not on every monitor entry. */
+        /* (the host clock is read only when a port was touched, after a budget slice, or
+         * every 64 monitor entries: the slice bounds timer latency anyway) */
+        bool look =
+            m->devices_dirty || m->clock.mode == CLOCK_VIRTUAL || m->halted || ++clock_polls >= 64;
+        uint64_t now_ns = look ? clock_now_ns(m) : 0;
+        if (look) clock_polls = 0;
+        if (look && (m->devices_dirty || now_ns >= m->next_device_ns)) {
+            m->devices_dirty = false;
+            m->next_device_ns = devices_update(m);
+            if (m->console_open && !m->console.eof && m->next_device_ns > now_ns + 2000000)
+                m->next_device_ns = now_ns + 2000000; /* terminal input is polled */
+        }
+        uint64_t next_event = m->next_device_ns;
         bool irq = (cpu->eflags & FL_IF) && pic8259_intr(&m->pic);
         bool shadow = cpu->icount == m->irq_shadow;
         if (irq && !shadow) {
@@ -448,12 +462,22 @@ enum run_result machine_run(struct machine *m) {
             jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3);
             break;
         }
-        case EXIT_BUDGET: break;
+        case EXIT_BUDGET: clock_polls = 64; break;
         case EXIT_EMULATE:
             /* a block whose charged instructions used up the budget ends in a callout that
              * must wait for the next round (limit, single step, interrupt shadow) */
             if ((int64_t)(cpu->icount - icount_before) >= budget) break;
-            r = emulate_insn(m, &stop);
+            {
+                /* the CCF that exited (its index is in exit_aux) kept the instruction it
+                 * decoded; it is still valid if the CCF is alive */
+                const struct insn *pre = NULL;
+                uint32_t idx = cpu->exit_aux;
+                if (idx < m->tc->nccfs) {
+                    const struct ccf *x = &m->tc->ccfs[idx];
+                    if (!x->dead && x->callout && x->callout->eip == cpu->eip) pre = x->callout;
+                }
+                r = pre ? emulate_decoded(m, pre, &stop) : emulate_insn(m, &stop);
+            }
             if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
             break;
         case EXIT_FAULT: r = handle_fault(m, &stop); break;

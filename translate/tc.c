@@ -11,10 +11,19 @@
 #define TC_MAX_META (1u << 22)
 #define TC_MAX_LINKS (1u << 20)
 #define TC_MAX_SRC (TC_MAX_CCFS * 64u)
+#define TC_MAX_INSNS 32768u
 
+/* Empties the indirect-branch cache: only the entries filled since the last clear, unless
+ * there were too many to remember. */
 static void jcache_clear(struct tc *tc) {
-    for (uint32_t i = 0; i < 2 * JCACHE_ENTRIES; i++)
-        tc->jcache[i].neg_eip = 1;
+    if (tc->nfilled > TC_MAX_FILLED) {
+        for (uint32_t i = 0; i < 2 * JCACHE_ENTRIES; i++)
+            tc->jcache[i].neg_eip = 1;
+    } else {
+        for (uint32_t i = 0; i < tc->nfilled; i++)
+            tc->jcache[tc->filled[i]].neg_eip = 1;
+    }
+    tc->nfilled = 0;
 }
 
 struct tc *tc_create(uint32_t guest_pages) {
@@ -38,12 +47,15 @@ struct tc *tc_create(uint32_t guest_pages) {
     tc->page_head = malloc(sizeof(int32_t) * guest_pages);
     tc->jcache = malloc(sizeof(struct jcache_entry) * 2 * JCACHE_ENTRIES);
     tc->src = malloc(TC_MAX_SRC);
+    tc->insns = malloc(sizeof(struct insn) * TC_MAX_INSNS);
     tc->maxsrc = TC_MAX_SRC;
-    if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache || !tc->src) {
+    if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache || !tc->src ||
+        !tc->insns) {
         tc_destroy(tc);
         return NULL;
     }
     memset(tc->page_head, 0xff, sizeof(int32_t) * guest_pages);
+    tc->nfilled = TC_MAX_FILLED + 1; /* all entries */
     jcache_clear(tc);
     return tc;
 }
@@ -57,6 +69,7 @@ void tc_destroy(struct tc *tc) {
     free(tc->page_head);
     free(tc->jcache);
     free(tc->src);
+    free(tc->insns);
     free(tc);
 }
 
@@ -104,22 +117,48 @@ static void put_rel32(uint8_t *rel32, const uint8_t *dest) {
     memcpy(rel32, &rel, 4);
 }
 
+static void unchain_cross(struct tc *tc) {
+    for (uint32_t i = 0; i < tc->ncross; i++)
+        put_rel32(tc->cross[i].rel32, tc->cross[i].stub);
+    tc->ncross = 0;
+}
+
 void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page) {
-    if (tc->nlinks >= tc->maxlinks) return; /* stay unchained; the next flush frees links */
-    struct ccf_link *l = &tc->links[tc->nlinks++];
     int32_t rel;
     memcpy(&rel, rel32, 4);
+    uint8_t *stub = rel32 + 4 + rel;
+    if (cross_page) {
+        /* Jumps to another linear page live only until the next change of address
+         * translation (or of any CCF): kept apart, so that undoing them all is cheap. */
+        if (tc->ncross >= TC_MAX_CROSS) return;
+        tc->cross[tc->ncross].rel32 = rel32;
+        tc->cross[tc->ncross].stub = stub;
+        tc->ncross++;
+        put_rel32(rel32, target->host);
+        return;
+    }
+    if (tc->nlinks >= tc->maxlinks) return; /* stay unchained; the next flush frees links */
+    struct ccf_link *l = &tc->links[tc->nlinks++];
     l->rel32 = rel32;
-    l->stub = rel32 + 4 + rel;
-    l->cross_page = cross_page;
+    l->stub = stub;
+    l->cross_page = false;
     l->next = target->incoming;
     target->incoming = l;
     put_rel32(rel32, target->host);
 }
 
+const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in) {
+    if (tc->ninsns >= TC_MAX_INSNS) return NULL;
+    struct insn *k = &tc->insns[tc->ninsns++];
+    *k = *in;
+    return k;
+}
+
 void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user) {
-    struct jcache_entry *e =
-        &tc->jcache[(user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1))];
+    uint32_t idx = (user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1));
+    if (tc->nfilled < TC_MAX_FILLED) tc->filled[tc->nfilled] = idx;
+    if (tc->nfilled <= TC_MAX_FILLED) tc->nfilled++;
+    struct jcache_entry *e = &tc->jcache[idx];
     e->neg_eip = -(uint64_t)eip;
     e->host = (uint64_t)(uintptr_t)host;
 }
@@ -186,6 +225,7 @@ struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user) 
 static void ccf_kill(struct tc *tc, struct ccf *c) {
     if (c->dead) return;
     c->dead = true;
+    unchain_cross(tc); /* some may lead into c; they are not tracked per target */
     /* Unchain every jump into c: it goes back to its exit stub. */
     for (struct ccf_link *l = c->incoming; l; l = l->next)
         put_rel32(l->rel32, l->stub);
@@ -221,8 +261,7 @@ uint32_t tc_invalidate_page(struct machine *m, uint32_t pn) {
 }
 
 void tc_unchain_cross_page(struct tc *tc) {
-    for (uint32_t i = 0; i < tc->nlinks; i++)
-        if (tc->links[i].cross_page) put_rel32(tc->links[i].rel32, tc->links[i].stub);
+    unchain_cross(tc);
     jcache_clear(tc);
 }
 
@@ -233,6 +272,8 @@ void tc_flush(struct machine *m) {
     tc->nmeta = 0;
     tc->nlinks = 0;
     tc->nsrc = 0;
+    tc->ninsns = 0;
+    tc->ncross = 0;
     memset(tc->hash, 0, sizeof tc->hash);
     memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
     for (uint32_t pn = 0; pn < tc->npages; pn++)

@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "translate/decode.h"
+
 struct machine;
 
 /* Maps a range of host code in a CCF back to one guest instruction. */
@@ -39,12 +41,15 @@ struct ccf {
     struct ccf_link *incoming;
     struct ccf_meta *meta;
     uint32_t nmeta;
+    const struct insn *callout; /* the decoded instruction the CCF ends with a callout to */
 };
 
 #define TC_CODE_BYTES (64u << 20)
 #define TC_MAX_CCFS (1u << 18)
 #define TC_HASH_BUCKETS (1u << 16)
 #define JCACHE_ENTRIES (1u << 16)
+#define TC_MAX_CROSS 8192u
+#define TC_MAX_FILLED 4096u
 
 /* Inline indirect-branch cache entry: neg_eip = -(uint64_t)eip so that lea r, [neg+eip]
  * gives zero exactly on a hit (no flags touched); 1 marks an empty slot. */
@@ -66,7 +71,15 @@ struct tc {
     struct ccf_link *links;
     uint32_t nlinks, maxlinks;
     struct jcache_entry *jcache; /* CPL 0-2 half, then CPL 3 half */
-    uint8_t *src;                /* guest bytes each CCF was translated from */
+    struct {
+        uint8_t *rel32, *stub;
+    } cross[TC_MAX_CROSS]; /* chained jumps between linear pages (tc_unchain_cross_page) */
+    uint32_t ncross;
+    uint32_t filled[TC_MAX_FILLED]; /* jump-cache entries filled since the last clear */
+    uint32_t nfilled;
+    struct insn *insns; /* decoded callout instructions (ccf.callout) */
+    uint32_t ninsns;
+    uint8_t *src; /* guest bytes each CCF was translated from */
     uint32_t nsrc, maxsrc;
 };
 
@@ -92,6 +105,8 @@ struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user);
 /* The guest's address translation changed (CR3, INVLPG, paging mode): jumps between CCFs of
  * different linear pages and the indirect-branch cache may now lead to the wrong code. */
 void tc_unchain_cross_page(struct tc *tc);
+/* Keeps a copy of a decoded callout instruction for the CCF's lifetime; NULL if full. */
+const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in);
 void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user);
 
 #endif

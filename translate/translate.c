@@ -946,6 +946,9 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
 
     static struct tstate t;
     memset(&t, 0, sizeof t);
+    /* a callout exit names its CCF, so that the monitor can use the instruction decoded
+     * here instead of decoding it again (tc.h: ccf.callout) */
+    uint32_t self_index = oneshot ? UINT32_MAX : tc->nccfs;
     t.e.start = t.e.p = oneshot ? tc->scratch : tc->code_used;
     t.e.end = oneshot ? tc->scratch + 65536 : tc->code_end;
 
@@ -971,6 +974,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         case TC_EMULATE:
             emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);
             emit_store_ctx32(&t.e, CPU_OFF_EXIT_REASON, EXIT_EMULATE);
+            emit_store_ctx32(&t.e, CPU_OFF_EXIT_AUX, self_index);
             emit_jump_exit(&t.e);
             break;
         }
@@ -995,6 +999,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
             }
             emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);
             emit_store_ctx32(&t.e, CPU_OFF_EXIT_REASON, EXIT_EMULATE);
+            emit_store_ctx32(&t.e, CPU_OFF_EXIT_AUX, self_index);
             emit_jump_exit(&t.e);
             n = i + 1;
             terminated = true;
@@ -1046,6 +1051,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         tc->nmeta += t.nmeta;
         tc->code_used = t.e.p;
         tc_register(m, c);
+        if (terminated && (cls[n - 1] == TC_HELPER || cls[n - 1] == TC_EMULATE))
+            c->callout = tc_keep_insn(tc, &insns[n - 1]);
         m->stats.blocks_translated++;
         m->stats.tc_bytes_used += c->host_len;
     }
