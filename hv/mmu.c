@@ -290,18 +290,40 @@ enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_v
 void mmu_flush(struct machine *m, bool keep_global) {
     struct mmu *u = &m->mmu;
     u->gen++;
-    uint32_t nglobal = 0;
-    if (keep_global)
-        for (uint32_t i = 0; i < u->nmap; i++)
-            if (u->map[i].live && u->map[i].global) nglobal++;
-    if (!keep_global || nglobal == 0 || u->nmap - nglobal > 256) {
+    uint32_t nglobal = 0, nlive = 0;
+    for (uint32_t i = 0; i < u->nmap; i++) {
+        nlive += u->map[i].live;
+        if (keep_global && u->map[i].live && u->map[i].global) nglobal++;
+    }
+    if (!u->identity && nlive - nglobal <= 256) {
+        /* few pages: unmapping them one by one is cheaper than tearing down 8 GiB of
+         * reservation (which makes the kernel walk all of it) */
+        for (uint32_t i = 0; i < u->nmap; i++) {
+            struct mmu_map *e = &u->map[i];
+            if (e->live && !(keep_global && e->global)) {
+                view_unmap(u, e->view, (uint64_t)e->vpn << 12, 4096);
+                unlink_map(u, (int32_t)i);
+            }
+        }
+        if (nglobal == 0) u->nmap = 0;
+        return;
+    }
+    if (!keep_global || nglobal == 0 || nlive - nglobal > 256) {
         /* Everything goes: two large remaps are cheaper than many small ones, and a TLB may
          * always drop global entries too (they are refilled on demand). */
         for (int v = 0; v < 2; v++)
             view_unmap(u, v, 0, VIEW_RESERVE);
+        if (u->nmap < ram_pages(m) / 16) {
+            /* only the heads that can be set: cheaper than clearing them all */
+            for (uint32_t i = 0; i < u->nmap; i++) {
+                u->phys_head[u->map[i].ppn] = -1;
+                u->vhash[vhash(u->map[i].vpn)] = -1;
+            }
+        } else {
+            memset(u->phys_head, 0xff, sizeof(int32_t) * ram_pages(m));
+            memset(u->vhash, 0xff, sizeof u->vhash);
+        }
         u->nmap = 0;
-        memset(u->phys_head, 0xff, sizeof(int32_t) * ram_pages(m));
-        memset(u->vhash, 0xff, sizeof u->vhash);
         u->identity = false;
         return;
     }
