@@ -37,15 +37,43 @@ static uint32_t ram_pages(const struct machine *m) {
     return m->ram_size >> 12;
 }
 
+/* Parked pages: a single page taken out of a view is made inaccessible with mprotect and
+ * remembered, so that mapping the same frame there again (the common case after a CR3
+ * reload or INVLPG) is one mprotect instead of two mmap calls that also free and rebuild
+ * host page tables. */
+static uint32_t *parked_slot(struct mmu *u, int v, uint64_t lin) {
+    return &u->parked[v][(lin >> 12) & (MMU_PARKED - 1)].vpn;
+}
+
 /* Replaces [lin, lin+len) of view v with inaccessible reserved space. */
 static void view_unmap(struct mmu *u, int v, uint64_t lin, uint64_t len) {
+    if (len == 4096) {
+        uint32_t *slot = parked_slot(u, v, lin);
+        if (mprotect(u->view[v] + lin, len, PROT_NONE) == 0) {
+            slot[0] = (uint32_t)(lin >> 12) + 1;
+            return;
+        }
+    } else {
+        memset(u->parked[v], 0, sizeof u->parked[v]);
+    }
     mmap(u->view[v] + lin, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
          -1, 0);
 }
 
 static bool view_map(struct mmu *u, int v, uint64_t lin, uint64_t pa, uint64_t len, bool w) {
-    void *p = mmap(u->view[v] + lin, len, PROT_READ | (w ? PROT_WRITE : 0), MAP_SHARED | MAP_FIXED,
-                   u->memfd, (off_t)pa);
+    int prot = PROT_READ | (w ? PROT_WRITE : 0);
+    if (len == 4096) {
+        uint32_t *slot = parked_slot(u, v, lin);
+        if (slot[0] == (uint32_t)(lin >> 12) + 1 && slot[1] == (uint32_t)(pa >> 12)) {
+            slot[0] = 0;
+            if (mprotect(u->view[v] + lin, len, prot) == 0) return true;
+        }
+        slot[0] = 0;
+    } else {
+        memset(u->parked[v], 0, sizeof u->parked[v]);
+    }
+    void *p = mmap(u->view[v] + lin, len, prot, MAP_SHARED | MAP_FIXED, u->memfd, (off_t)pa);
+    if (p != MAP_FAILED && len == 4096) parked_slot(u, v, lin)[1] = (uint32_t)(pa >> 12);
     return p != MAP_FAILED;
 }
 

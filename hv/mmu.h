@@ -45,6 +45,7 @@ struct mmu_map {
 
 #define MMU_MAX_MAPS 40000u
 #define MMU_VHASH 4096u
+#define MMU_PARKED 1024u
 
 struct mmu {
     int memfd;
@@ -55,6 +56,10 @@ struct mmu {
     int32_t *phys_head; /* per RAM page: first mapping of it, -1 = none */
     int32_t vhash[MMU_VHASH];
     uint8_t *scratch; /* the scratch frame, in the monitor's address space */
+    struct {
+        uint32_t vpn; /* linear page + 1 of a parked (PROT_NONE) page, 0 = none */
+        uint32_t ppn; /* the frame it still maps */
+    } parked[2][MMU_PARKED];
     /* translations the monitor looked up (helpers, callouts, code fetch), as a TLB holds
      * them: valid until the next flush of any kind (gen) */
     uint32_t gen;

@@ -45,9 +45,10 @@ static int vm_open(struct vm *v, void *ram, uint64_t ram_size, char *why, size_t
         snprintf(why, whylen, "KVM_CREATE_VM failed: %s", strerror(errno));
         return -1;
     }
-    struct kvm_userspace_memory_region mr = {
-        .slot = 0, .guest_phys_addr = 0, .memory_size = ram_size,
-        .userspace_addr = (uint64_t)(uintptr_t)ram};
+    struct kvm_userspace_memory_region mr = {.slot = 0,
+                                             .guest_phys_addr = 0,
+                                             .memory_size = ram_size,
+                                             .userspace_addr = (uint64_t)(uintptr_t)ram};
     if (ioctl(v->vm, KVM_SET_USER_MEMORY_REGION, &mr) < 0) {
         snprintf(why, whylen, "KVM_SET_USER_MEMORY_REGION failed: %s", strerror(errno));
         return -1;
@@ -114,8 +115,8 @@ static int probe(char *why, size_t whylen) {
         return -1;
     }
     uint32_t *pd = (uint32_t *)(ram + 0x3000);
-    pd[0] = 0x000000e3;  /* 0-4 MiB -> frame 0, P W PS A D */
-    pd[1] = 0x000000e3;  /* 4-8 MiB -> frame 0 again */
+    pd[0] = 0x000000e3; /* 0-4 MiB -> frame 0, P W PS A D */
+    pd[1] = 0x000000e3; /* 4-8 MiB -> frame 0 again */
     static const uint8_t code[] = {
         0xc7, 0x05, 0x00, 0x20, 0x40, 0x00, 0x5a, 0x00, 0x00, 0x00, /* mov [0x402000], 0x5a */
         0xa1, 0x00, 0x20, 0x00, 0x00,                               /* mov eax, [0x2000] */
@@ -150,7 +151,7 @@ static int probe(char *why, size_t whylen) {
                  "the 32-bit paging probe guest stopped with KVM exit reason %u (e.g. %s): "
                  "KVM here does not run 32-bit paging guests correctly",
                  r->exit_reason,
-                 r->exit_reason == KVM_EXIT_SHUTDOWN        ? "shutdown/triple fault"
+                 r->exit_reason == KVM_EXIT_SHUTDOWN         ? "shutdown/triple fault"
                  : r->exit_reason == KVM_EXIT_INTERNAL_ERROR ? "internal error"
                  : r->exit_reason == KVM_EXIT_FAIL_ENTRY     ? "entry failure"
                                                              : "unexpected exit");
