@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "hv/machine.h"
+#include "record/recorder.h"
+#include "replay/replayer.h"
 
 #define COM1_BASE 0x3F8
 #define COM1_LAST 0x3FF
@@ -36,7 +38,13 @@ static uint8_t read_byte(struct machine *m, uint16_t port) {
         return v;
     }
     case 0x70:
-    case 0x71: return rtc146818_read(&m->rtc, port, now);
+    case 0x71: {
+        /* reading register C lowers IRQ8: the PIC must see that at once, or a new period
+         * could raise it again before the next device update and the edge would be lost */
+        uint8_t v = rtc146818_read(&m->rtc, port, now);
+        pic8259_set_irq(&m->pic, 8, rtc146818_irq(&m->rtc, now));
+        return v;
+    }
     case 0x60:
     case 0x64: return i8042_read(&m->kbc, port);
     case 0x80: return 0xff;
@@ -45,6 +53,7 @@ static uint8_t read_byte(struct machine *m, uint16_t port) {
     if (port >= COM1_BASE && port <= COM1_LAST) {
         uint8_t v = uart16550_read(&m->com1, port - COM1_BASE);
         devices_update(m); /* a byte taken from the FIFO makes room for queued input */
+        pic8259_set_irq(&m->pic, COM1_IRQ, uart16550_irq(&m->com1));
         return v;
     }
     return 0xff;
@@ -68,7 +77,10 @@ static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
         pit8254_set_gate(&m->pit, 2, v & 1, now);
         return;
     case 0x70:
-    case 0x71: rtc146818_write(&m->rtc, port, v, now); return;
+    case 0x71:
+        rtc146818_write(&m->rtc, port, v, now);
+        pic8259_set_irq(&m->pic, 8, rtc146818_irq(&m->rtc, now));
+        return;
     case 0x60:
     case 0x64:
         if (i8042_write(&m->kbc, port, v)) m->reset_requested = true;
@@ -78,11 +90,23 @@ static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
     }
     if (port >= COM1_BASE && port <= COM1_LAST) {
         uart16550_write(&m->com1, port - COM1_BASE, v);
+        pic8259_set_irq(&m->pic, COM1_IRQ, uart16550_irq(&m->com1));
         if (m->com1.out) fflush(m->com1.out);
     }
 }
 
+static uint32_t device_read(struct machine *m, uint16_t port, unsigned size);
+
+/* Every port read is an input to the CPU: recorded, or taken from the journal in replay
+ * (where no device answers). */
 uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size) {
+    if (m->rep) return replay_port_in(m, port, size);
+    uint32_t v = device_read(m, port, size);
+    if (m->rec) journal_port_in(m, port, size, v);
+    return v;
+}
+
+static uint32_t device_read(struct machine *m, uint16_t port, unsigned size) {
     m->devices_dirty = true;
     if (port == PCI_CONFIG_DATA && size == 4) {
         /* No PCI device answers: configuration reads give all ones (vendor 0xFFFF). */

@@ -12,6 +12,8 @@
 #include "hv/fpu.h"
 #include "hv/machine.h"
 #include "hv/segments.h"
+#include "record/recorder.h"
+#include "replay/replayer.h"
 #include "translate/helpers.h"
 #include "translate/tc.h"
 
@@ -151,6 +153,9 @@ static int write_cr(struct machine *m, int cr, uint32_t v) {
     }
     case 2: c->cr[2] = v; return 0;
     case 3:
+        /* a marker in the journal: replay checks it lands on the same instruction */
+        if (m->rec) journal_cr3(m, v);
+        if (m->rep) replay_cr3(m, v);
         c->cr[3] = v;
         /* a CR3 load flushes all but global translations (SDM Vol. 3A §4.10.4.1) */
         machine_tlb_flush(m, (c->cr[4] & CR4_PGE) != 0);
@@ -250,10 +255,12 @@ static int emulate_msr(struct machine *m, bool write) {
     uint64_t v = ((uint64_t)c->gpr[R_EDX] << 32) | c->gpr[R_EAX];
     switch (idx) {
     case MSR_TSC:
-        if (write)
+        if (write) {
             clock_set_tsc(m, v);
-        else
-            v = clock_tsc(m);
+        } else {
+            v = m->rep ? replay_tsc(m) : clock_tsc(m);
+            if (m->rec) journal_tsc(m, v);
+        }
         break;
     case MSR_SYSENTER_CS:
         if (write) c->sysenter_cs = (uint32_t)v;
@@ -406,7 +413,8 @@ int emulate_decoded(struct machine *m, const struct insn *pin, enum emu_stop *st
         return 0;
     case ZYDIS_MNEMONIC_RDTSC: {
         if ((cpu->cr[4] & CR4_TSD) && cpu->cpl != 0) return gp0(m);
-        uint64_t t = clock_tsc(m);
+        uint64_t t = m->rep ? replay_tsc(m) : clock_tsc(m);
+        if (m->rec) journal_tsc(m, t);
         cpu->gpr[R_EAX] = (uint32_t)t;
         cpu->gpr[R_EDX] = (uint32_t)(t >> 32);
         cpu->eip = next;

@@ -43,6 +43,9 @@ enum run_result {
     RUN_HALTED,        /* halted and nothing can ever wake the guest */
     RUN_USER_QUIT,     /* Ctrl-A x on the console */
     RUN_RESET,         /* the guest asked for a reset (i8042, or a triple fault with reset) */
+    RUN_STOP_REQUEST,  /* SIGINT/SIGTERM to rrvm (machine.stop_requested) */
+    RUN_DIVERGED,      /* replay: the guest left the recorded path (machine.error) */
+    RUN_REPLAY_END,    /* replay: the trace's end was reached */
     RUN_MONITOR_ERROR, /* monitor could not continue (message in machine.error) */
 };
 
@@ -66,9 +69,12 @@ struct run_stats {
     uint64_t tlb_flushes;
     uint64_t halts;
     uint64_t task_switches;
+    uint64_t events_recorded;
 };
 
 struct tc;
+struct recorder;
+struct replayer;
 
 struct machine {
     uint8_t *ram; /* guest-physical 0 .. ram_size-1, inside a 4 GiB + guard reservation */
@@ -121,6 +127,10 @@ struct machine {
     uint32_t fault_eip;
     uint64_t fault_icount;
     uint32_t fault_error_code;
+
+    struct recorder *rec; /* recording: inputs go to the journal (record/) */
+    struct replayer *rep; /* replaying: inputs come from the journal (replay/) */
+    volatile int stop_requested;
 
     char error[256];
     struct run_stats stats;

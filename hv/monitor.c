@@ -12,6 +12,8 @@
 #include "hv/emulate.h"
 #include "hv/exceptions.h"
 #include "hv/machine.h"
+#include "record/recorder.h"
+#include "replay/replayer.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
 #include "translate/tc.h"
@@ -326,12 +328,34 @@ enum run_result machine_run(struct machine *m) {
                      cpu->eip, (unsigned long long)cpu->icount);
             return RUN_HALTED;
         }
+        if (m->stop_requested) return RUN_STOP_REQUEST;
+        if (m->rec && recorder_failed(m->rec)) return RUN_MONITOR_ERROR;
+        if (m->rep) {
+            /* replay: interrupts come from the journal at their recorded icount */
+            int v = replay_due_interrupt(m);
+            if (replay_diverged(m)) return RUN_DIVERGED;
+            if (replay_at_end(m)) return RUN_REPLAY_END;
+            if (v >= 0) {
+                m->halted = false;
+                m->stats.irqs++;
+                if (event_deliver(m, v, EV_EXTERNAL) < 0)
+                    return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
+                continue;
+            }
+            if (m->halted) {
+                snprintf(m->error, sizeof m->error,
+                         "diverged at icount %llu (eip=0x%08x): the guest waits in HLT but the "
+                         "journal has no interrupt for it here",
+                         (unsigned long long)cpu->icount, cpu->eip);
+                return RUN_DIVERGED;
+            }
+        }
         /* Devices change state only with time or through port I/O: bring them up to date
          * when a deadline passed or a port was touched, not on every monitor entry. */
         /* (the host clock is read only when a port was touched, after a budget slice, or
          * every 64 monitor entries: the slice bounds timer latency anyway) */
-        bool look =
-            m->devices_dirty || m->clock.mode == CLOCK_VIRTUAL || m->halted || ++clock_polls >= 64;
+        bool look = !m->rep && (m->devices_dirty || m->clock.mode == CLOCK_VIRTUAL || m->halted ||
+                                ++clock_polls >= 64);
         uint64_t now_ns = look ? clock_now_ns(m) : 0;
         if (look) clock_polls = 0;
         if (look && (m->devices_dirty || now_ns >= m->next_device_ns)) {
@@ -340,13 +364,14 @@ enum run_result machine_run(struct machine *m) {
             if (m->console_open && !m->console.eof && m->next_device_ns > now_ns + 2000000)
                 m->next_device_ns = now_ns + 2000000; /* terminal input is polled */
         }
-        uint64_t next_event = m->next_device_ns;
-        bool irq = (cpu->eflags & FL_IF) && pic8259_intr(&m->pic);
+        uint64_t next_event = m->rep ? UINT64_MAX : m->next_device_ns;
+        bool irq = !m->rep && (cpu->eflags & FL_IF) && pic8259_intr(&m->pic);
         bool shadow = cpu->icount == m->irq_shadow;
         if (irq && !shadow) {
             m->halted = false;
             uint8_t vec = pic8259_acknowledge(&m->pic);
             m->stats.irqs++;
+            if (m->rec) journal_interrupt(m, vec);
             if (event_deliver(m, vec, EV_EXTERNAL) < 0)
                 return m->triple_fault ? RUN_GUEST_FAULT : RUN_MONITOR_ERROR;
             continue;
@@ -391,6 +416,19 @@ enum run_result machine_run(struct machine *m) {
                              ? (next_event - now + VIRTUAL_NS_PER_INSN - 1) / VIRTUAL_NS_PER_INSN
                              : 1;
             if (n < (uint64_t)budget) budget = (int64_t)n;
+        }
+        if (m->rep) {
+            /* land exactly on the next recorded interrupt or state check */
+            uint64_t stop = replay_next_stop(m);
+            if (stop < cpu->icount) {
+                snprintf(m->error, sizeof m->error,
+                         "diverged at icount %llu (eip=0x%08x): a recorded event at icount %llu "
+                         "was passed",
+                         (unsigned long long)cpu->icount, cpu->eip, (unsigned long long)stop);
+                return RUN_DIVERGED;
+            }
+            if (stop != UINT64_MAX && stop - cpu->icount < (uint64_t)budget)
+                budget = (int64_t)(stop - cpu->icount);
         }
         if (irq && shadow) budget = 1; /* one instruction in the shadow, then the interrupt */
         /* EFLAGS.TF and enabled DR0-DR3 instruction breakpoints: one instruction at a time
@@ -462,7 +500,10 @@ enum run_result machine_run(struct machine *m) {
             jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3);
             break;
         }
-        case EXIT_BUDGET: clock_polls = 64; break;
+        case EXIT_BUDGET:
+            clock_polls = 64;
+            if (m->rec) journal_digest(m); /* a state check for replay, once per slice */
+            break;
         case EXIT_EMULATE:
             /* a block whose charged instructions used up the budget ends in a callout that
              * must wait for the next round (limit, single step, interrupt shadow) */

@@ -22,16 +22,23 @@
 #include <time.h>
 #include <unistd.h>
 #include "hv/machine.h"
+#include "formats/trace_file.h"
+#include "record/recorder.h"
+#include "replay/replayer.h"
 
-#define RRVM_VERSION "0.1.0"
+#include "hv/version.h"
+#define RRVM_VERSION RRVM_VERSION_STRING
 
 /* Exit statuses of `rrvm run` (besides the guest's own isa-debug-exit status). */
 enum {
-    STATUS_USAGE = 2,    /* bad command line, or the kernel could not be loaded */
-    STATUS_FAULT = 3,    /* triple fault */
-    STATUS_ICOUNT = 4,   /* --icount-limit reached */
-    STATUS_HALTED = 5,   /* halted for good */
-    STATUS_MONITOR = 70, /* internal monitor error (EX_SOFTWARE) */
+    STATUS_USAGE = 2,     /* bad command line, or the kernel could not be loaded */
+    STATUS_FAULT = 3,     /* triple fault */
+    STATUS_ICOUNT = 4,    /* --icount-limit reached */
+    STATUS_HALTED = 5,    /* halted for good */
+    STATUS_DIVERGED = 6,  /* replay left the recorded path, or the trace is damaged */
+    STATUS_TRUNCATED = 7, /* replay reached the end of a trace whose recorder was stopped */
+    STATUS_STOPPED = 8,   /* SIGINT/SIGTERM */
+    STATUS_MONITOR = 70,  /* internal monitor error (EX_SOFTWARE) */
 };
 
 #define DEFAULT_RAM_MB 128u /* as qemu-system-i386 */
@@ -40,7 +47,9 @@ enum {
 static void usage(FILE *out) {
     fputs("usage: rrvm run -kernel FILE [-m MB] [-append STR] [-initrd LIST]\n"
           "                [--stats] [--icount-limit N]\n"
-          "       rrvm record|replay|trace ...   (not implemented yet)\n"
+          "       rrvm record -o FILE [run options]\n"
+          "       rrvm replay FILE [--until ICOUNT] [--quiet] [--stats]\n"
+          "       rrvm trace info FILE\n"
           "       rrvm --help | --version\n"
           "\n"
           "Runs a 32-bit x86 multiboot (v1) ELF kernel, as `qemu-system-i386 -kernel` would,\n"
@@ -263,42 +272,44 @@ static struct machine *boot(const struct run_options *o) {
     return m;
 }
 
-static int cmd_run(int argc, char **argv) {
-    struct run_options o;
-    parse_run_args(argc, argv, &o);
+static struct machine *g_running;
 
-    struct machine *m = boot(&o);
-    enum run_result r;
-    for (;;) {
-        r = machine_run(m);
-        bool reset = r == RUN_RESET || (r == RUN_GUEST_FAULT && o.reset_on_triple_fault);
-        if (!reset) break;
-        /* a reset: the same kernel boots again on a fresh machine, as after a reboot */
-        fflush(stdout);
-        if (r == RUN_GUEST_FAULT)
-            print_one_line("rrvm: resetting after ", m->error);
-        else
-            fputs("rrvm: guest requested a reset\n", stderr);
-        machine_destroy(m);
-        m = boot(&o);
-    }
+/* SIGINT/SIGTERM: stop at the next monitor entry, so that a recording is closed properly. */
+static void on_stop_signal(int sig) {
+    (void)sig;
+    if (g_running) g_running->stop_requested = 1;
+}
 
-    /* Guest output first, so that it is complete before any message about how it ended. */
-    if (fflush(stdout) != 0 || ferror(stdout))
-        fputs("rrvm: warning: some of the guest's serial output could not be written\n", stderr);
-    if (o.stats) machine_print_stats(m, stderr);
+static void install_stop_handlers(struct machine *m) {
+    g_running = m;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
 
+/* Reports how a run ended (one line on stderr) and returns rrvm's exit status. */
+static int report_end(struct machine *m, enum run_result r, uint64_t icount_limit,
+                      const char **reason) {
     int status;
+    *reason = "?";
     switch (r) {
-    case RUN_EXIT_DEVICE: status = m->exit_status & 0xff; break;
+    case RUN_EXIT_DEVICE:
+        status = m->exit_status & 0xff;
+        *reason = "guest exit";
+        break;
     case RUN_GUEST_FAULT:
         print_one_line("rrvm: ", m->error);
         status = STATUS_FAULT;
+        *reason = "triple fault";
         break;
     case RUN_ICOUNT_LIMIT:
         fprintf(stderr, "rrvm: icount limit %llu reached at eip=0x%08" PRIx32 "\n",
-                (unsigned long long)o.icount_limit, m->cpu.eip);
+                (unsigned long long)icount_limit, m->cpu.eip);
         status = STATUS_ICOUNT;
+        *reason = "icount limit";
         break;
     case RUN_HALTED:
         if (m->error[0])
@@ -309,23 +320,248 @@ static int cmd_run(int argc, char **argv) {
                     " icount=%llu\n",
                     m->cpu.eip, (unsigned long long)m->cpu.icount);
         status = STATUS_HALTED;
+        *reason = "halted";
         break;
     case RUN_USER_QUIT:
         fputs("rrvm: quit (Ctrl-A x)\n", stderr);
         status = 0;
+        *reason = "user quit";
+        break;
+    case RUN_STOP_REQUEST:
+        fprintf(stderr, "rrvm: stopped by a signal at icount %llu\n",
+                (unsigned long long)m->cpu.icount);
+        status = STATUS_STOPPED;
+        *reason = "stopped by a signal";
+        break;
+    case RUN_RESET:
+        fputs("rrvm: guest requested a reset\n", stderr);
+        status = 0;
+        *reason = "reset";
         break;
     case RUN_MONITOR_ERROR:
         print_one_line("rrvm: monitor error: ", m->error);
         status = STATUS_MONITOR;
+        *reason = "monitor error";
         break;
     default:
         fprintf(stderr, "rrvm: monitor error: unexpected run result %d\n", (int)r);
         status = STATUS_MONITOR;
         break;
     }
+    return status;
+}
+
+static int run_or_record(struct run_options *o, const char *record_path) {
+    struct machine *m = boot(o);
+    if (record_path) {
+        char err[300] = "";
+        struct trace_meta meta = {o->kernel, o->append,
+                                  o->clock == CLOCK_VIRTUAL ? "virtual" : "host", o->ram_mb};
+        if (!recorder_start(m, record_path, &meta, err, sizeof err)) {
+            machine_destroy(m);
+            fail_with_text(NULL, err);
+        }
+    }
+    install_stop_handlers(m);
+    enum run_result r;
+    for (;;) {
+        r = machine_run(m);
+        bool reset = r == RUN_RESET || (r == RUN_GUEST_FAULT && o->reset_on_triple_fault);
+        /* a recording ends at a reset: the trace describes one boot */
+        if (!reset || record_path) break;
+        /* a reset: the same kernel boots again on a fresh machine, as after a reboot */
+        fflush(stdout);
+        if (r == RUN_GUEST_FAULT)
+            print_one_line("rrvm: resetting after ", m->error);
+        else
+            fputs("rrvm: guest requested a reset\n", stderr);
+        machine_destroy(m);
+        m = boot(o);
+        install_stop_handlers(m);
+    }
+    g_running = NULL;
+
+    /* Guest output first, so that it is complete before any message about how it ended. */
+    if (fflush(stdout) != 0 || ferror(stdout))
+        fputs("rrvm: warning: some of the guest's serial output could not be written\n", stderr);
+    if (o->stats) machine_print_stats(m, stderr);
+    const char *reason;
+    int status = report_end(m, r, o->icount_limit, &reason);
+    if (record_path) {
+        char err[300] = "";
+        uint64_t events = m->stats.events_recorded;
+        uint64_t digest = machine_full_digest(m);
+        if (recorder_finish(m, reason, status, err, sizeof err) != 0) {
+            print_one_line("rrvm: the trace is incomplete: ", err);
+            status = STATUS_MONITOR;
+        } else {
+            fprintf(stderr,
+                    "rrvm: recorded %llu instructions, %llu events into %s (final digest "
+                    "%016llx)\n",
+                    (unsigned long long)m->cpu.icount, (unsigned long long)events + 1, record_path,
+                    (unsigned long long)digest);
+        }
+    }
     fflush(stderr);
     machine_destroy(m);
     return status;
+}
+
+static int cmd_run(int argc, char **argv) {
+    struct run_options o;
+    parse_run_args(argc, argv, &o);
+    return run_or_record(&o, NULL);
+}
+
+static int cmd_record(int argc, char **argv) {
+    /* -o FILE may stand anywhere among the run options */
+    const char *out = NULL;
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+            if (i + 1 >= argc) fail_usage("record: option '%s' needs a file name", argv[i]);
+            out = argv[++i];
+        } else if (!strncmp(argv[i], "--output=", 9)) {
+            out = argv[i] + 9;
+        } else {
+            rest[n++] = argv[i];
+        }
+    }
+    if (!out || !out[0]) fail_usage("record: missing -o FILE (see rrvm --help)");
+    struct run_options o;
+    parse_run_args(n, rest, &o);
+    int st = run_or_record(&o, out);
+    free(rest);
+    return st;
+}
+
+static int cmd_replay(int argc, char **argv) {
+    const char *path = NULL;
+    uint64_t until = 0;
+    bool quiet = false, stats = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = true;
+        } else if (!strcmp(a, "--stats")) {
+            stats = true;
+        } else if (!strcmp(a, "--until") || !strncmp(a, "--until=", 8)) {
+            const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || !parse_u64(v, &until, NULL))
+                fail_usage("replay: --until needs an instruction count");
+        } else if (a[0] == '-') {
+            fail_usage("replay: unknown option '%s' (see rrvm --help)", a);
+        } else if (!path) {
+            path = a;
+        } else {
+            fail_usage("replay: unexpected argument '%s'", a);
+        }
+    }
+    if (!path) fail_usage("replay: missing trace FILE (see rrvm --help)");
+    char err[400] = "";
+    struct machine *m = replay_open(path, err, sizeof err);
+    if (!m) fail_with_text(NULL, err);
+    FILE *devnull = NULL;
+    if (quiet) {
+        devnull = fopen("/dev/null", "w");
+        m->serial_out = devnull;
+        uart16550_init(&m->com1, devnull);
+    }
+    m->icount_limit = until;
+    install_stop_handlers(m);
+    enum run_result r = machine_run(m);
+    g_running = NULL;
+    fflush(stdout);
+    if (stats) machine_print_stats(m, stderr);
+    int status;
+    if (r == RUN_EXIT_DEVICE || r == RUN_GUEST_FAULT || r == RUN_HALTED || r == RUN_RESET ||
+        r == RUN_REPLAY_END) {
+        /* the recording's end event should be next, at this very instruction */
+        (void)replay_due_interrupt(m);
+    }
+    if (r == RUN_DIVERGED || replay_diverged(m)) {
+        print_one_line("rrvm: ", m->error);
+        status = STATUS_DIVERGED;
+    } else if (r == RUN_ICOUNT_LIMIT) {
+        fprintf(stderr, "rrvm: replay stopped at icount %llu (--until)\n",
+                (unsigned long long)m->cpu.icount);
+        status = 0;
+    } else if (r == RUN_STOP_REQUEST) {
+        fprintf(stderr, "rrvm: replay stopped by a signal at icount %llu\n",
+                (unsigned long long)m->cpu.icount);
+        status = STATUS_STOPPED;
+    } else if (replay_at_end(m) && replay_end_reason(m)[0]) {
+        uint64_t d = machine_full_digest(m);
+        bool same = d == replay_end_digest(m) && m->cpu.icount == replay_end_icount(m);
+        fprintf(stderr,
+                "rrvm: end of trace at icount %llu (recorded: %s, status %d); final state digest "
+                "%016llx %s\n",
+                (unsigned long long)m->cpu.icount, replay_end_reason(m), replay_end_status(m),
+                (unsigned long long)d,
+                same ? "matches the recording" : "DIFFERS from the recording");
+        status = same ? replay_end_status(m) : STATUS_DIVERGED;
+    } else if (replay_at_end(m)) {
+        fprintf(stderr,
+                "rrvm: the trace ends at icount %llu without an end record (the recorder was "
+                "stopped): replayed up to its last complete chunk\n",
+                (unsigned long long)m->cpu.icount);
+        status = STATUS_TRUNCATED;
+    } else {
+        const char *reason;
+        status = report_end(m, r, until, &reason);
+        fprintf(stderr, "rrvm: replay ended (%s) before the end of the trace\n", reason);
+        status = STATUS_DIVERGED;
+    }
+    replay_close(m);
+    machine_destroy(m);
+    if (devnull) fclose(devnull);
+    return status;
+}
+
+static const char *kind_label(int k) {
+    static const char *const names[] = {"",          "",           "port reads",    "interrupts",
+                                        "TSC reads", "CR3 writes", "state digests", "end"};
+    return k >= 0 && k < 8 ? names[k] : "?";
+}
+
+static int cmd_trace(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[0], "info") != 0) fail_usage("trace: usage: rrvm trace info FILE");
+    char err[400] = "";
+    struct trace_reader *t = trace_reader_open(argv[1], err, sizeof err);
+    if (!t) fail_with_text(NULL, err);
+    const Rrvm__TraceHeader *h = trace_reader_header(t);
+    struct trace_stats st;
+    int rc = trace_reader_stats(t, &st, err, sizeof err);
+    printf("trace:            %s\n", argv[1]);
+    printf("format version:   %u\n", TRACE_FORMAT_VERSION);
+    printf("recorded by:      rrvm %s on %s at unix time %llu\n", h->rrvm_version, h->host,
+           (unsigned long long)h->recorded_unix_time);
+    printf("kernel:           %s\n", h->kernel_name);
+    printf("command line:     %s\n", h->cmdline);
+    printf("machine:          %u MiB RAM, clock %s\n", h->ram_mb, h->clock);
+    printf("instructions:     %llu\n", (unsigned long long)st.last_icount);
+    printf("events:           %llu in %llu chunks\n", (unsigned long long)st.events,
+           (unsigned long long)st.chunks);
+    for (int k = 2; k < 8; k++)
+        if (st.by_kind[k])
+            printf("  %-16s%llu\n", kind_label(k), (unsigned long long)st.by_kind[k]);
+    printf("file size:        %llu bytes (initial RAM %llu -> %llu bytes)\n",
+           (unsigned long long)st.file_bytes, (unsigned long long)st.ram_bytes,
+           (unsigned long long)st.ram_file_bytes);
+    printf("events size:      %llu bytes raw, %llu compressed (ratio %.1f)\n",
+           (unsigned long long)st.raw_event_bytes, (unsigned long long)st.compressed_event_bytes,
+           st.compressed_event_bytes
+               ? (double)st.raw_event_bytes / (double)st.compressed_event_bytes
+               : 0.0);
+    printf("complete:         %s\n",
+           st.truncated ? "no: TRUNCATED (the recorder did not finish)" : "yes");
+    trace_reader_close(t);
+    if (rc != 0) {
+        print_one_line("rrvm: ", err);
+        return STATUS_DIVERGED;
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -351,10 +587,9 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
-    if (!strcmp(cmd, "record") || !strcmp(cmd, "replay") || !strcmp(cmd, "trace")) {
-        fprintf(stderr, "rrvm: '%s' is not implemented yet\n", cmd);
-        return STATUS_USAGE;
-    }
+    if (!strcmp(cmd, "record")) return cmd_record(argc - 2, argv + 2);
+    if (!strcmp(cmd, "replay")) return cmd_replay(argc - 2, argv + 2);
+    if (!strcmp(cmd, "trace")) return cmd_trace(argc - 2, argv + 2);
     if (cmd[0] == '-') fail_usage("unknown option '%s' (see rrvm --help)", cmd);
     fail_usage("unknown command '%s' (see rrvm --help)", cmd);
 }

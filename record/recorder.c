@@ -1,0 +1,174 @@
+/* The journal writer side of record/replay (see record/recorder.h). */
+#include "record/recorder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include "formats/trace_file.h"
+#include "hv/version.h"
+#include "hv/machine.h"
+
+struct recorder {
+    struct trace_writer *w;
+    bool failed;
+};
+
+uint64_t machine_regs_digest(const struct machine *m) {
+    const struct cpu *c = &m->cpu;
+    uint64_t h = FNV64_INIT;
+    h = fnv64(h, c->gpr, sizeof c->gpr);
+    h = fnv64(h, &c->eip, 4);
+    uint32_t fl = cpu_get_eflags(c);
+    h = fnv64(h, &fl, 4);
+    for (int s = 0; s < 6; s++)
+        h = fnv64(h, &c->seg[s].sel, 2);
+    h = fnv64(h, c->cr, sizeof c->cr);
+    return h;
+}
+
+uint64_t machine_full_digest(const struct machine *m) {
+    uint64_t h = machine_regs_digest(m);
+    return fnv64(h, m->ram, m->ram_size);
+}
+
+void cpu_state_to_pb(const struct machine *m, struct Rrvm__CpuState *cs, uint32_t *gpr,
+                     uint32_t *seg, uint32_t *cr) {
+    const struct cpu *c = &m->cpu;
+    memcpy(gpr, c->gpr, 32);
+    for (int s = 0; s < 6; s++) {
+        seg[4 * s] = c->seg[s].sel;
+        seg[4 * s + 1] = c->seg[s].base;
+        seg[4 * s + 2] = c->seg[s].limit;
+        seg[4 * s + 3] = c->seg[s].attr;
+    }
+    memcpy(cr, c->cr, 20);
+    cs->n_gpr = 8;
+    cs->gpr = gpr;
+    cs->eip = c->eip;
+    cs->eflags = cpu_get_eflags(c);
+    cs->n_seg = 24;
+    cs->seg = seg;
+    cs->n_cr = 5;
+    cs->cr = cr;
+    cs->gdtr_base = c->gdtr.base;
+    cs->gdtr_limit = c->gdtr.limit;
+    cs->idtr_base = c->idtr.base;
+    cs->idtr_limit = c->idtr.limit;
+    cs->icount = c->icount;
+}
+
+struct recorder *recorder_start(struct machine *m, const char *path, const struct trace_meta *meta,
+                                char *err, size_t errlen) {
+    struct recorder *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    Rrvm__TraceHeader hdr = RRVM__TRACE_HEADER__INIT;
+    struct utsname u;
+    char host[sizeof u.nodename] = "";
+    if (uname(&u) == 0) snprintf(host, sizeof host, "%s", u.nodename);
+    hdr.rrvm_version = (char *)RRVM_VERSION_STRING;
+    hdr.ram_mb = meta->ram_mb;
+    hdr.kernel_name = (char *)(meta->kernel_name ? meta->kernel_name : "");
+    hdr.cmdline = (char *)(meta->cmdline ? meta->cmdline : "");
+    hdr.clock = (char *)(meta->clock ? meta->clock : "host");
+    hdr.host = host;
+    hdr.recorded_unix_time = (uint64_t)time(NULL);
+    Rrvm__CpuState cs = RRVM__CPU_STATE__INIT;
+    uint32_t gpr[8], seg[24], cr[5];
+    cpu_state_to_pb(m, &cs, gpr, seg, cr);
+    r->w = trace_writer_open(path, &hdr, &cs, m->ram, m->ram_size, err, errlen);
+    if (!r->w) {
+        free(r);
+        return NULL;
+    }
+    m->rec = r;
+    return r;
+}
+
+static void append(struct machine *m, Rrvm__Event *ev) {
+    struct recorder *r = m->rec;
+    if (r->failed) return;
+    ev->icount = m->cpu.icount;
+    char err[160];
+    if (trace_writer_event(r->w, ev, err, sizeof err) != 0) {
+        r->failed = true;
+        snprintf(m->error, sizeof m->error, "recording failed at icount %llu: %s",
+                 (unsigned long long)m->cpu.icount, err);
+    }
+    m->stats.events_recorded++;
+}
+
+void journal_port_in(struct machine *m, uint16_t port, unsigned size, uint32_t value) {
+    Rrvm__Event ev = RRVM__EVENT__INIT;
+    Rrvm__PortIn p = RRVM__PORT_IN__INIT;
+    p.port = port;
+    p.size = size;
+    p.value = value;
+    ev.kind_case = RRVM__EVENT__KIND_PORT_IN;
+    ev.port_in = &p;
+    append(m, &ev);
+}
+
+void journal_interrupt(struct machine *m, uint8_t vector) {
+    Rrvm__Event ev = RRVM__EVENT__INIT;
+    Rrvm__Interrupt p = RRVM__INTERRUPT__INIT;
+    p.vector = vector;
+    ev.kind_case = RRVM__EVENT__KIND_INTERRUPT;
+    ev.interrupt = &p;
+    append(m, &ev);
+}
+
+void journal_tsc(struct machine *m, uint64_t value) {
+    Rrvm__Event ev = RRVM__EVENT__INIT;
+    Rrvm__Tsc p = RRVM__TSC__INIT;
+    p.value = value;
+    ev.kind_case = RRVM__EVENT__KIND_TSC;
+    ev.tsc = &p;
+    append(m, &ev);
+}
+
+void journal_cr3(struct machine *m, uint32_t value) {
+    Rrvm__Event ev = RRVM__EVENT__INIT;
+    Rrvm__Cr3Write p = RRVM__CR3_WRITE__INIT;
+    p.value = value;
+    ev.kind_case = RRVM__EVENT__KIND_CR3;
+    ev.cr3 = &p;
+    append(m, &ev);
+}
+
+void journal_digest(struct machine *m) {
+    Rrvm__Event ev = RRVM__EVENT__INIT;
+    Rrvm__Digest p = RRVM__DIGEST__INIT;
+    p.regs = machine_regs_digest(m);
+    ev.kind_case = RRVM__EVENT__KIND_DIGEST;
+    ev.digest = &p;
+    append(m, &ev);
+}
+
+bool recorder_failed(const struct recorder *r) {
+    return r->failed;
+}
+
+int recorder_finish(struct machine *m, const char *reason, int exit_status, char *err,
+                    size_t errlen) {
+    struct recorder *r = m->rec;
+    if (!r) return 0;
+    Rrvm__Event ev = RRVM__EVENT__INIT;
+    Rrvm__End p = RRVM__END__INIT;
+    p.reason = (char *)reason;
+    p.exit_status = exit_status;
+    p.digest = machine_full_digest(m);
+    ev.kind_case = RRVM__EVENT__KIND_END;
+    ev.end = &p;
+    append(m, &ev);
+    int rc = trace_writer_close(r->w, err, errlen);
+    if (r->failed && rc == 0) {
+        snprintf(err, errlen, "%s", m->error);
+        rc = -1;
+    }
+    free(r);
+    m->rec = NULL;
+    return rc;
+}
