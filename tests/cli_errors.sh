@@ -133,8 +133,24 @@ expect_usage_error missing_kernel_flag -kernel \
   run -m 16
 expect_usage_error unknown_command frobnicate \
   frobnicate
-expect_usage_error record_not_implemented record \
+expect_usage_error record_missing_output "-o FILE" \
   record -kernel "$WORK/not-elf.bin"
+expect_usage_error record_bad_kernel not-elf.bin \
+  record -o "$WORK/x.rrvm" -kernel "$WORK/not-elf.bin"
+expect_usage_error replay_missing_file no-such.rrvm \
+  replay "$WORK/no-such.rrvm"
+expect_usage_error replay_not_a_trace "not an rrvm trace" \
+  replay "$WORK/not-elf.bin"
+printf 'RRVMTRC\0\143\0\0\0' >"$WORK/v99.rrvm"
+expect_usage_error replay_other_format_version "format version 99" \
+  replay "$WORK/v99.rrvm"
+head -c 10 "$WORK/v99.rrvm" >"$WORK/short.rrvm"
+expect_usage_error replay_truncated_header "offset 8" \
+  replay "$WORK/short.rrvm"
+expect_usage_error trace_info_not_a_trace "not an rrvm trace" \
+  trace info "$WORK/not-elf.bin"
+expect_usage_error replay_unknown_option --frob \
+  replay --frob
 
 echo "$passed passed, $failed failed"
 ((failed == 0))
