@@ -319,7 +319,11 @@ struct trace_reader *trace_reader_open(const char *path, char *err, size_t errle
     uint64_t sum;
     if (get(r->f, &r->ram_size, 4) || get(r->f, &r->ram_raw, 8) || get(r->f, &r->ram_comp, 8) ||
         get(r->f, &sum, 8) || r->ram_size == 0 || r->ram_size > (3072u << 20) ||
-        (r->ram_size & 0xfff) || r->ram_comp > r->file_size) {
+        (r->ram_size & 0xfff) || r->ram_comp > r->file_size ||
+        r->ram_size != (uint64_t)r->hdr->ram_mb << 20 ||
+        r->ram_raw > (uint64_t)r->ram_size + (r->ram_size >> 15) ||
+        r->ram_raw < (uint64_t)((r->ram_size >> 12) + 7) / 8 ||
+        (r->ram_raw - ((r->ram_size >> 12) + 7) / 8) % 4096 != 0) {
         snprintf(err, errlen, "%s: damaged RAM image header at offset %ld", path, ram_off);
         goto fail;
     }

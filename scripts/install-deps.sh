@@ -19,6 +19,9 @@ PACKAGES=(
   gdb                 # end-to-end debugging tests
   qemu-system-x86     # differential tests and benchmarks
   clang-format
+  clang               # libFuzzer target for the trace reader
+  libclang-rt-14-dev  # libFuzzer and sanitizer runtimes for clang 14 (bookworm's clang)
+  bc                  # arithmetic in test and benchmark scripts
 )
 names=()
 for entry in "${PACKAGES[@]}"; do names+=("${entry%% *}"); done

@@ -49,7 +49,8 @@ static void usage(FILE *out) {
           "                [--stats] [--icount-limit N]\n"
           "       rrvm record -o FILE [run options]\n"
           "       rrvm replay FILE [--until ICOUNT] [--quiet] [--stats]\n"
-          "       rrvm trace info FILE\n"
+          "       rrvm trace info|verify FILE\n"
+          "       rrvm trace dump FILE [--from N] [--to M] [--kind port_in|interrupt|tsc|...]\n"
           "       rrvm --help | --version\n"
           "\n"
           "Runs a 32-bit x86 multiboot (v1) ELF kernel, as `qemu-system-i386 -kernel` would,\n"
@@ -525,8 +526,99 @@ static const char *kind_label(int k) {
     return k >= 0 && k < 8 ? names[k] : "?";
 }
 
+static const char *kind_key(int k) {
+    static const char *const keys[] = {"",    "",    "port_in", "interrupt",
+                                       "tsc", "cr3", "digest",  "end"};
+    return k >= 0 && k < 8 ? keys[k] : "?";
+}
+
+/* rrvm trace dump FILE [--from N] [--to M] [--kind K]: one event a line. */
+static int cmd_trace_dump(int argc, char **argv) {
+    const char *path = NULL, *kind = NULL;
+    uint64_t from = 0, to = UINT64_MAX;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--from") || !strcmp(a, "--to")) {
+            if (!v || !parse_u64(v, !strcmp(a, "--from") ? &from : &to, NULL))
+                fail_usage("trace dump: %s needs an instruction count", a);
+            i++;
+        } else if (!strcmp(a, "--kind")) {
+            if (!v) fail_usage("trace dump: --kind needs port_in|interrupt|tsc|cr3|digest|end");
+            kind = v;
+            i++;
+        } else if (a[0] == '-') {
+            fail_usage("trace dump: unknown option '%s'", a);
+        } else {
+            path = a;
+        }
+    }
+    if (!path) fail_usage("trace dump: missing FILE");
+    char err[400] = "";
+    struct trace_reader *t = trace_reader_open(path, err, sizeof err);
+    if (!t) fail_with_text(NULL, err);
+    Rrvm__Event *ev;
+    int k;
+    while ((k = trace_reader_next(t, &ev, err, sizeof err)) == 1) {
+        if (ev->icount < from || ev->icount > to) continue;
+        if (kind && strcmp(kind, kind_key(ev->kind_case)) != 0) continue;
+        printf("%llu %s", (unsigned long long)ev->icount, kind_key(ev->kind_case));
+        switch (ev->kind_case) {
+        case RRVM__EVENT__KIND_PORT_IN:
+            printf(" port=0x%x size=%u value=0x%x", ev->port_in->port, ev->port_in->size,
+                   ev->port_in->value);
+            break;
+        case RRVM__EVENT__KIND_INTERRUPT: printf(" vector=0x%02x", ev->interrupt->vector); break;
+        case RRVM__EVENT__KIND_TSC:
+            printf(" value=%llu", (unsigned long long)ev->tsc->value);
+            break;
+        case RRVM__EVENT__KIND_CR3: printf(" value=0x%08x", ev->cr3->value); break;
+        case RRVM__EVENT__KIND_DIGEST:
+            printf(" regs=%016llx", (unsigned long long)ev->digest->regs);
+            break;
+        case RRVM__EVENT__KIND_END:
+            printf(" reason=\"%s\" status=%d digest=%016llx", ev->end->reason, ev->end->exit_status,
+                   (unsigned long long)ev->end->digest);
+            break;
+        default: break;
+        }
+        putchar('\n');
+    }
+    bool truncated = trace_reader_truncated(t);
+    trace_reader_close(t);
+    if (k < 0) {
+        print_one_line("rrvm: ", err);
+        return STATUS_DIVERGED;
+    }
+    if (truncated) fputs("rrvm: the trace is truncated (the recorder did not finish)\n", stderr);
+    return 0;
+}
+
+/* rrvm trace verify FILE: every chunk's checksum, then a full replay checking every digest. */
+static int cmd_trace_verify(const char *path) {
+    char err[400] = "";
+    struct trace_reader *t = trace_reader_open(path, err, sizeof err);
+    if (!t) fail_with_text(NULL, err);
+    struct trace_stats st;
+    int rc = trace_reader_stats(t, &st, err, sizeof err);
+    trace_reader_close(t);
+    if (rc != 0) {
+        print_one_line("rrvm: verify: ", err);
+        return STATUS_DIVERGED;
+    }
+    fprintf(stderr, "rrvm: verify: %llu chunks, %llu events: checksums good%s; replaying\n",
+            (unsigned long long)st.chunks, (unsigned long long)st.events,
+            st.truncated ? " (trace truncated)" : "");
+    char *rargv[] = {(char *)"--quiet", (char *)path};
+    int s = cmd_replay(2, rargv);
+    return s == STATUS_DIVERGED || s == STATUS_TRUNCATED ? s : 0;
+}
+
 static int cmd_trace(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[0], "info") != 0) fail_usage("trace: usage: rrvm trace info FILE");
+    if (argc >= 1 && !strcmp(argv[0], "dump")) return cmd_trace_dump(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[0], "verify")) return cmd_trace_verify(argv[1]);
+    if (argc < 2 || strcmp(argv[0], "info") != 0)
+        fail_usage("trace: usage: rrvm trace info|dump|verify FILE");
     char err[400] = "";
     struct trace_reader *t = trace_reader_open(argv[1], err, sizeof err);
     if (!t) fail_with_text(NULL, err);
