@@ -73,7 +73,8 @@ static void io_error(char *err, size_t len, const char *what, const char *path) 
 
 struct trace_writer *trace_writer_open(const char *path, const Rrvm__TraceHeader *hdr,
                                        const Rrvm__CpuState *cpu, const uint8_t *ram,
-                                       uint32_t ram_size, char *err, size_t errlen) {
+                                       uint32_t ram_size, const uint8_t *candidates, char *err,
+                                       size_t errlen) {
     struct trace_writer *w = calloc(1, sizeof *w);
     if (!w) return NULL;
     w->f = fopen(path, "wb");
@@ -91,7 +92,8 @@ struct trace_writer *trace_writer_open(const char *path, const Rrvm__TraceHeader
     if (!img) goto fail;
     static const uint8_t zero[4096];
     for (uint32_t p = 0; p < npages; p++)
-        if (memcmp(ram + (size_t)p * 4096, zero, 4096) != 0) {
+        if ((!candidates || (candidates[p / 8] & (1u << (p % 8)))) &&
+            memcmp(ram + (size_t)p * 4096, zero, 4096) != 0) {
             img[p / 8] |= (uint8_t)(1u << (p % 8));
             memcpy(img + bm + nz * 4096, ram + (size_t)p * 4096, 4096);
             nz++;
@@ -245,6 +247,7 @@ struct trace_reader {
     Rrvm__TraceHeader *hdr;
     Rrvm__CpuState *cpu;
     uint8_t *ram;
+    uint8_t *present; /* page map of the RAM image */
     uint32_t ram_size;
     uint64_t ram_raw, ram_comp;
     long events_start;
@@ -343,6 +346,8 @@ struct trace_reader *trace_reader_open(const char *path, char *err, size_t errle
     }
     free(comp);
     size_t at = bm;
+    r->present = malloc(bm ? bm : 1);
+    if (r->present) memcpy(r->present, img, bm);
     for (uint32_t p = 0; p < npages; p++)
         if (img[p / 8] & (1u << (p % 8))) {
             if (at + 4096 > r->ram_raw) {
@@ -375,7 +380,12 @@ const Rrvm__CpuState *trace_reader_cpu(const struct trace_reader *r) {
     return r->cpu;
 }
 void trace_reader_ram(const struct trace_reader *r, uint8_t *dst, uint32_t ram_size) {
-    memcpy(dst, r->ram, ram_size < r->ram_size ? ram_size : r->ram_size);
+    /* only the pages the image holds: writing the zero ones would make the host allocate
+     * all of guest RAM */
+    uint32_t n = (ram_size < r->ram_size ? ram_size : r->ram_size) >> 12;
+    for (uint32_t p = 0; p < n; p++)
+        if (!r->present || (r->present[p / 8] & (1u << (p % 8))))
+            memcpy(dst + (size_t)p * 4096, r->ram + (size_t)p * 4096, 4096);
 }
 bool trace_reader_truncated(const struct trace_reader *r) {
     return r->truncated;
@@ -515,6 +525,7 @@ void trace_reader_close(struct trace_reader *r) {
     if (r->f) fclose(r->f);
     free(r->raw);
     free(r->ram);
+    free(r->present);
     free(r->path);
     free(r);
 }

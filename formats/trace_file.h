@@ -16,10 +16,12 @@
 struct trace_writer;
 struct trace_reader;
 
-/* Creates path and writes everything up to the first chunk. NULL with a message in err. */
+/* Creates path and writes everything up to the first chunk. candidates (1 bit per page, or
+ * NULL for all) names the only pages that can be nonzero. NULL with a message in err. */
 struct trace_writer *trace_writer_open(const char *path, const Rrvm__TraceHeader *hdr,
                                        const Rrvm__CpuState *cpu, const uint8_t *ram,
-                                       uint32_t ram_size, char *err, size_t errlen);
+                                       uint32_t ram_size, const uint8_t *candidates, char *err,
+                                       size_t errlen);
 /* Appends an event (chunks are written as they fill). Returns 0, or -1 with a message. */
 int trace_writer_event(struct trace_writer *w, const Rrvm__Event *ev, char *err, size_t errlen);
 /* Writes the last chunk, the index and the footer, and closes. */
@@ -36,7 +38,7 @@ struct trace_stats {
 struct trace_reader *trace_reader_open(const char *path, char *err, size_t errlen);
 const Rrvm__TraceHeader *trace_reader_header(const struct trace_reader *r);
 const Rrvm__CpuState *trace_reader_cpu(const struct trace_reader *r);
-/* Copies the initial RAM (ram_size bytes) into dst. */
+/* Copies the initial RAM's nonzero pages into dst (which must be zero already). */
 void trace_reader_ram(const struct trace_reader *r, uint8_t *dst, uint32_t ram_size);
 /* The next event: 1 (*ev valid until the next call), 0 at the end of the events, -1 on a
  * damaged chunk (message names the file offset). */

@@ -416,3 +416,18 @@ void mmu_unmap_scratch(struct machine *m, uint32_t lin, enum mmu_view v) {
         /* the identity view had no mapping there either (beyond RAM): nothing to restore */
     }
 }
+
+void mmu_ram_allocated(const struct machine *m, uint8_t *bitmap) {
+    uint32_t npages = m->ram_size >> 12;
+    memset(bitmap, 0, (npages + 7) / 8);
+    off_t pos = 0, end = (off_t)m->ram_size;
+    while (pos < end) {
+        off_t data = lseek(m->mmu.memfd, pos, SEEK_DATA);
+        if (data < 0 || data >= end) break;
+        off_t hole = lseek(m->mmu.memfd, data, SEEK_HOLE);
+        if (hole < 0 || hole > end) hole = end;
+        for (off_t p = data >> 12; p < (hole + 4095) >> 12 && p < npages; p++)
+            bitmap[p / 8] |= (uint8_t)(1u << (p % 8));
+        pos = hole;
+    }
+}

@@ -108,6 +108,11 @@ void mmu_unprotect_code(struct machine *m, uint32_t ppn);
 void mmu_map_scratch(struct machine *m, uint32_t lin, enum mmu_view v);
 void mmu_unmap_scratch(struct machine *m, uint32_t lin, enum mmu_view v);
 
+/* Marks in bitmap (1 bit per 4 KiB page) the RAM pages the host has storage for: every
+ * other page was never written and reads as zero (SEEK_DATA/SEEK_HOLE on the memfd), so
+ * scans of RAM can skip them without touching (and allocating) them. */
+void mmu_ram_allocated(const struct machine *m, uint8_t *bitmap);
+
 /* Reserves bytes of PROT_NONE address space starting at a 4 GiB boundary. */
 void *reserve_4g_aligned(uint64_t bytes);
 void unreserve_4g_aligned(void *p, uint64_t bytes);

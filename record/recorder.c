@@ -29,9 +29,25 @@ uint64_t machine_regs_digest(const struct machine *m) {
     return h;
 }
 
+/* Registers, then every nonzero RAM page (its number and contents, a 64-bit word at a
+ * time). Pages the host never allocated are zero and are skipped without being touched. */
 uint64_t machine_full_digest(const struct machine *m) {
     uint64_t h = machine_regs_digest(m);
-    return fnv64(h, m->ram, m->ram_size);
+    uint32_t npages = m->ram_size >> 12;
+    uint8_t *present = malloc((npages + 7) / 8);
+    if (!present) return h;
+    mmu_ram_allocated(m, present);
+    static const uint64_t zero[512];
+    for (uint32_t p = 0; p < npages; p++) {
+        if (!(present[p / 8] & (1u << (p % 8)))) continue;
+        const uint64_t *w = (const uint64_t *)(const void *)(m->ram + (size_t)p * 4096);
+        if (memcmp(w, zero, 4096) == 0) continue;
+        h = (h ^ p) * 0x100000001b3ull;
+        for (int i = 0; i < 512; i++)
+            h = (h ^ w[i]) * 0x100000001b3ull;
+    }
+    free(present);
+    return h;
 }
 
 void cpu_state_to_pb(const struct machine *m, struct Rrvm__CpuState *cs, uint32_t *gpr,
@@ -78,7 +94,10 @@ struct recorder *recorder_start(struct machine *m, const char *path, const struc
     Rrvm__CpuState cs = RRVM__CPU_STATE__INIT;
     uint32_t gpr[8], seg[24], cr[5];
     cpu_state_to_pb(m, &cs, gpr, seg, cr);
-    r->w = trace_writer_open(path, &hdr, &cs, m->ram, m->ram_size, err, errlen);
+    uint8_t *present = malloc(((m->ram_size >> 12) + 7) / 8);
+    if (present) mmu_ram_allocated(m, present);
+    r->w = trace_writer_open(path, &hdr, &cs, m->ram, m->ram_size, present, err, errlen);
+    free(present);
     if (!r->w) {
         free(r);
         return NULL;
