@@ -10,6 +10,7 @@
 #include "formats/trace_file.h"
 #include "hv/version.h"
 #include "hv/machine.h"
+#include "translate/helpers.h"
 
 struct recorder {
     struct trace_writer *w;
@@ -91,6 +92,13 @@ struct recorder *recorder_start(struct machine *m, const char *path, const struc
     hdr.clock = (char *)(meta->clock ? meta->clock : "host");
     hdr.host = host;
     hdr.recorded_unix_time = (uint64_t)time(NULL);
+    hdr.kernel_fnv64 = meta->kernel_fnv64;
+    hdr.kernel_size = meta->kernel_size;
+    uint32_t cpuid[8];
+    cpuid_leaf(0, cpuid);
+    cpuid_leaf(1, cpuid + 4);
+    hdr.cpuid.data = (uint8_t *)cpuid;
+    hdr.cpuid.len = sizeof cpuid;
     Rrvm__CpuState cs = RRVM__CPU_STATE__INIT;
     uint32_t gpr[8], seg[24], cr[5];
     cpu_state_to_pb(m, &cs, gpr, seg, cr);

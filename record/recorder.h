@@ -17,6 +17,7 @@ struct trace_meta {
     const char *cmdline;
     const char *clock;
     uint32_t ram_mb;
+    uint64_t kernel_fnv64, kernel_size;
 };
 
 /* Starts recording m (already loaded, at its initial state) into path. */

@@ -9,6 +9,7 @@
 #include "hv/machine.h"
 #include "hv/segments.h"
 #include "record/recorder.h"
+#include "translate/helpers.h"
 
 struct replayer {
     struct trace_reader *r;
@@ -67,6 +68,17 @@ struct machine *replay_open(const char *path, char *err, size_t errlen) {
     struct trace_reader *r = trace_reader_open(path, err, errlen);
     if (!r) return NULL;
     const Rrvm__TraceHeader *h = trace_reader_header(r);
+    /* the guest saw this rrvm's CPU model when recording; another one cannot replay */
+    uint32_t cpuid[8];
+    cpuid_leaf(0, cpuid);
+    cpuid_leaf(1, cpuid + 4);
+    if (h->cpuid.len != sizeof cpuid || memcmp(h->cpuid.data, cpuid, sizeof cpuid) != 0) {
+        snprintf(err, errlen,
+                 "%s: recorded with another CPU model (CPUID differs): this rrvm cannot replay it",
+                 path);
+        trace_reader_close(r);
+        return NULL;
+    }
     struct machine *m = machine_create(h->ram_mb ? h->ram_mb : 128, err, errlen);
     if (!m) {
         trace_reader_close(r);

@@ -356,8 +356,19 @@ static int run_or_record(struct run_options *o, const char *record_path) {
     struct machine *m = boot(o);
     if (record_path) {
         char err[300] = "";
-        struct trace_meta meta = {o->kernel, o->append,
-                                  o->clock == CLOCK_VIRTUAL ? "virtual" : "host", o->ram_mb};
+        struct trace_meta meta = {
+            o->kernel, o->append, o->clock == CLOCK_VIRTUAL ? "virtual" : "host", o->ram_mb, 0, 0};
+        FILE *kf = fopen(o->kernel, "rb");
+        if (kf) {
+            uint8_t buf[65536];
+            size_t n;
+            meta.kernel_fnv64 = FNV64_INIT;
+            while ((n = fread(buf, 1, sizeof buf, kf)) > 0) {
+                meta.kernel_fnv64 = fnv64(meta.kernel_fnv64, buf, n);
+                meta.kernel_size += n;
+            }
+            fclose(kf);
+        }
         if (!recorder_start(m, record_path, &meta, err, sizeof err)) {
             machine_destroy(m);
             fail_with_text(NULL, err);
@@ -629,7 +640,19 @@ static int cmd_trace(int argc, char **argv) {
     printf("format version:   %u\n", TRACE_FORMAT_VERSION);
     printf("recorded by:      rrvm %s on %s at unix time %llu\n", h->rrvm_version, h->host,
            (unsigned long long)h->recorded_unix_time);
-    printf("kernel:           %s\n", h->kernel_name);
+    printf("kernel:           %s (%llu bytes, FNV-1a %016llx)\n", h->kernel_name,
+           (unsigned long long)h->kernel_size, (unsigned long long)h->kernel_fnv64);
+    if (h->cpuid.len == 32) {
+        uint32_t c[8];
+        memcpy(c, h->cpuid.data, 32);
+        char vendor[13];
+        memcpy(vendor, &c[1], 4);
+        memcpy(vendor + 4, &c[3], 4);
+        memcpy(vendor + 8, &c[2], 4);
+        vendor[12] = 0;
+        printf("cpu model:        %s, signature %08x, features edx %08x ecx %08x\n", vendor, c[4],
+               c[7], c[6]);
+    }
     printf("command line:     %s\n", h->cmdline);
     printf("machine:          %u MiB RAM, clock %s\n", h->ram_mb, h->clock);
     printf("instructions:     %llu\n", (unsigned long long)st.last_icount);

@@ -652,10 +652,9 @@ static int h_xlat(machine_t *m, const struct insn *in) {
     return HELPER_OK;
 }
 
-static int h_cpuid(machine_t *m, const struct insn *in) {
-    struct cpu *c = &m->cpu;
+void cpuid_leaf(uint32_t leaf, uint32_t out[4]) {
     uint32_t a = 0, b = 0, cc = 0, d = 0;
-    switch (c->gpr[R_EAX]) {
+    switch (leaf) {
     case 0:
         a = 1;
         memcpy(&b, "Genu", 4);
@@ -670,10 +669,20 @@ static int h_cpuid(machine_t *m, const struct insn *in) {
         break;
     default: break;
     }
-    c->gpr[R_EAX] = a;
-    c->gpr[R_EBX] = b;
-    c->gpr[R_ECX] = cc;
-    c->gpr[R_EDX] = d;
+    out[0] = a;
+    out[1] = b;
+    out[2] = cc;
+    out[3] = d;
+}
+
+static int h_cpuid(machine_t *m, const struct insn *in) {
+    struct cpu *c = &m->cpu;
+    uint32_t r[4];
+    cpuid_leaf(c->gpr[R_EAX], r);
+    c->gpr[R_EAX] = r[0];
+    c->gpr[R_EBX] = r[1];
+    c->gpr[R_ECX] = r[2];
+    c->gpr[R_EDX] = r[3];
     c->eip = next_eip(in);
     return HELPER_OK;
 }

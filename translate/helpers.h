@@ -25,4 +25,7 @@ int helper_exec(struct machine *m, const struct insn *in);
  * 64 KiB) plus the base of its segment. */
 uint32_t helper_mem_ea(const struct cpu *c, const struct insn *in, const ZydisDecodedOperand *op);
 
+/* The CPU model's CPUID leaf (EAX EBX ECX EDX), also recorded in traces. */
+void cpuid_leaf(uint32_t leaf, uint32_t out[4]);
+
 #endif
