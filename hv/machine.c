@@ -155,3 +155,25 @@ int guest_read_sys(struct machine *m, uint32_t lin, void *buf, unsigned len) {
 int guest_write_sys(struct machine *m, uint32_t lin, const void *buf, unsigned len) {
     return linear_access(m, lin, (void *)buf, len, true, false);
 }
+
+bool machine_is_breakpoint(const struct machine *m, uint32_t eip) {
+    for (int i = 0; i < m->nbreakpoints; i++)
+        if (m->breakpoints[i] == eip) return true;
+    return false;
+}
+
+bool machine_set_breakpoint(struct machine *m, uint32_t eip, bool on) {
+    int at = -1;
+    for (int i = 0; i < m->nbreakpoints; i++)
+        if (m->breakpoints[i] == eip) at = i;
+    if (on && at < 0) {
+        if (m->nbreakpoints >= (int)(sizeof m->breakpoints / sizeof m->breakpoints[0]))
+            return false;
+        m->breakpoints[m->nbreakpoints++] = eip;
+        tc_flush(m);
+    } else if (!on && at >= 0) {
+        m->breakpoints[at] = m->breakpoints[--m->nbreakpoints];
+        tc_flush(m);
+    }
+    return true;
+}

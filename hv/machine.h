@@ -46,6 +46,7 @@ enum run_result {
     RUN_STOP_REQUEST,  /* SIGINT/SIGTERM to rrvm (machine.stop_requested) */
     RUN_DIVERGED,      /* replay: the guest left the recorded path (machine.error) */
     RUN_REPLAY_END,    /* replay: the trace's end was reached */
+    RUN_BREAKPOINT,    /* a debugger breakpoint at cpu.eip (not yet executed) */
     RUN_MONITOR_ERROR, /* monitor could not continue (message in machine.error) */
 };
 
@@ -131,6 +132,13 @@ struct machine {
     struct recorder *rec; /* recording: inputs go to the journal (record/) */
     struct replayer *rep; /* replaying: inputs come from the journal (replay/) */
     volatile int stop_requested;
+    /* debugger breakpoints: a block never contains one except as its first instruction,
+     * no jump is chained to one, and the loop stops before running it */
+    uint32_t breakpoints[64];
+    int nbreakpoints;
+    bool bp_off;             /* breakpoints ignored (the debugger moves to an instant) */
+    uint32_t bp_skip_eip;    /* resume: do not stop again at this eip ... */
+    uint64_t bp_skip_icount; /* ... at this icount */
 
     char error[256];
     struct run_stats stats;
@@ -173,5 +181,8 @@ void machine_tlb_flush_page(struct machine *m, uint32_t lin);
 void machine_attach_console(struct machine *m);
 
 void machine_print_stats(const struct machine *m, FILE *out);
+bool machine_is_breakpoint(const struct machine *m, uint32_t eip);
+/* Breakpoints change what may be chained and where blocks end: the TC is flushed. */
+bool machine_set_breakpoint(struct machine *m, uint32_t eip, bool on);
 
 #endif

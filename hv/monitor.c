@@ -447,6 +447,9 @@ enum run_result machine_run(struct machine *m) {
             }
         }
         uint64_t icount_before = cpu->icount, events_before = m->stats.events_delivered;
+        if (m->nbreakpoints && !m->bp_off && machine_is_breakpoint(m, cpu->eip) &&
+            !(cpu->eip == m->bp_skip_eip && cpu->icount == m->bp_skip_icount))
+            return RUN_BREAKPOINT;
         int fault = 0;
         struct ccf *c = find_ccf(m, &fault);
         if (!c) {
@@ -484,7 +487,8 @@ enum run_result machine_run(struct machine *m) {
             /* (a one-shot source lives in scratch; its jump is not worth patching; and a
              * translation may have flushed the TC, taking the source with it) */
             if (chainable && flushes == m->stats.tc_flushes &&
-                m->tc->nlinks + 1 < m->tc->maxlinks) {
+                m->tc->nlinks + 1 < m->tc->maxlinks &&
+                !(m->nbreakpoints && machine_is_breakpoint(m, cpu->eip))) {
                 tc_chain(m->tc, (uint8_t *)(uintptr_t)cpu->exit_site, target,
                          (cpu->eip >> 12) != src_page);
                 m->stats.chained_exits++;
@@ -497,7 +501,8 @@ enum run_result machine_run(struct machine *m) {
                 if (!fault) return monitor_error(m);
                 break;
             }
-            jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3);
+            if (!(m->nbreakpoints && machine_is_breakpoint(m, cpu->eip)))
+                jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3);
             break;
         }
         case EXIT_BUDGET:

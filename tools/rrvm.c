@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include "hv/machine.h"
 #include "formats/trace_file.h"
+#include "gdbserver/gdbstub.h"
 #include "record/recorder.h"
 #include "replay/replayer.h"
 
@@ -49,6 +50,7 @@ static void usage(FILE *out) {
           "                [--stats] [--icount-limit N]\n"
           "       rrvm record -o FILE [run options]\n"
           "       rrvm replay FILE [--until ICOUNT] [--quiet] [--stats]\n"
+          "       rrvm replay FILE --gdb-port PORT | --gdb-pipe   (serve gdb, reverse too)\n"
           "       rrvm trace info|verify FILE\n"
           "       rrvm trace dump FILE [--from N] [--to M] [--kind port_in|interrupt|tsc|...]\n"
           "       rrvm --help | --version\n"
@@ -450,11 +452,17 @@ static int cmd_record(int argc, char **argv) {
 
 static int cmd_replay(int argc, char **argv) {
     const char *path = NULL;
-    uint64_t until = 0;
-    bool quiet = false, stats = false;
+    uint64_t until = 0, gdb_port = 0;
+    bool quiet = false, stats = false, gdb_pipe = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+        if (!strcmp(a, "--gdb-port") || !strncmp(a, "--gdb-port=", 11)) {
+            const char *v = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v || !parse_u64(v, &gdb_port, NULL) || gdb_port == 0 || gdb_port > 65535)
+                fail_usage("replay: --gdb-port needs a TCP port number (1..65535)");
+        } else if (!strcmp(a, "--gdb-pipe")) {
+            gdb_pipe = true;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             quiet = true;
         } else if (!strcmp(a, "--stats")) {
             stats = true;
@@ -471,6 +479,12 @@ static int cmd_replay(int argc, char **argv) {
         }
     }
     if (!path) fail_usage("replay: missing trace FILE (see rrvm --help)");
+    if (gdb_port || gdb_pipe) {
+        char gerr[400] = "";
+        if (gdbstub_serve_replay(path, (int)gdb_port, 0, 1, gerr, sizeof gerr) != 0)
+            fail_with_text(NULL, gerr);
+        return 0;
+    }
     char err[400] = "";
     struct machine *m = replay_open(path, err, sizeof err);
     if (!m) fail_with_text(NULL, err);

@@ -906,6 +906,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     uint32_t pc = eip;
     bool terminated = false;
     while (n < max) {
+        /* a debugger breakpoint starts its own block (the monitor stops before it) */
+        if (n > 0 && m->nbreakpoints && machine_is_breakpoint(m, pc)) break;
         int r = fetch_decode(m, pc, &insns[n]);
         if (r == -2) {
             if (n == 0) return NULL; /* the monitor delivers the fetch fault */

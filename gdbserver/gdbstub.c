@@ -1,0 +1,470 @@
+/* The gdb stub for replayed guests (see gdbserver/gdbstub.h): registers, memory through the
+ * guest's page tables, software breakpoints that never touch guest memory, stepping and
+ * continuing forward, and reverse-stepi / reverse-continue by re-executing the trace. */
+#include "gdbserver/gdbstub.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gdbserver/rsp.h"
+#include "hv/machine.h"
+#include "replay/replayer.h"
+
+/* Slice of a forward run between checks for Ctrl-C from gdb. */
+#define GDB_SLICE 20000000ull
+
+struct session {
+    struct rsp rsp;
+    const char *path;
+    struct machine *m;
+    uint32_t bps[64];
+    int nbps;
+    char err[400];
+    bool at_end; /* the replay has reached the end of the trace */
+};
+
+static const char TARGET_XML[] =
+    "<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\">"
+    "<target version=\"1.0\"><architecture>i386</architecture>"
+    "<feature name=\"org.gnu.gdb.i386.core\">"
+    "<reg name=\"eax\" bitsize=\"32\" type=\"int32\"/><reg name=\"ecx\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"edx\" bitsize=\"32\" type=\"int32\"/><reg name=\"ebx\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"esp\" bitsize=\"32\" type=\"data_ptr\"/><reg name=\"ebp\" bitsize=\"32\" "
+    "type=\"data_ptr\"/>"
+    "<reg name=\"esi\" bitsize=\"32\" type=\"int32\"/><reg name=\"edi\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"eip\" bitsize=\"32\" type=\"code_ptr\"/><reg name=\"eflags\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"cs\" bitsize=\"32\" type=\"int32\"/><reg name=\"ss\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"ds\" bitsize=\"32\" type=\"int32\"/><reg name=\"es\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"fs\" bitsize=\"32\" type=\"int32\"/><reg name=\"gs\" bitsize=\"32\" "
+    "type=\"int32\"/>"
+    "<reg name=\"st0\" bitsize=\"80\" type=\"i387_ext\"/><reg name=\"st1\" bitsize=\"80\" "
+    "type=\"i387_ext\"/>"
+    "<reg name=\"st2\" bitsize=\"80\" type=\"i387_ext\"/><reg name=\"st3\" bitsize=\"80\" "
+    "type=\"i387_ext\"/>"
+    "<reg name=\"st4\" bitsize=\"80\" type=\"i387_ext\"/><reg name=\"st5\" bitsize=\"80\" "
+    "type=\"i387_ext\"/>"
+    "<reg name=\"st6\" bitsize=\"80\" type=\"i387_ext\"/><reg name=\"st7\" bitsize=\"80\" "
+    "type=\"i387_ext\"/>"
+    "<reg name=\"fctrl\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"fstat\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"ftag\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"fiseg\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"fioff\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"foseg\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"fooff\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "<reg name=\"fop\" bitsize=\"32\" type=\"int\" group=\"float\"/>"
+    "</feature>"
+    "<feature name=\"org.rrvm.system\">"
+    "<reg name=\"cr0\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"cr2\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"cr3\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"cr4\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"icount\" bitsize=\"64\" type=\"uint64\" group=\"system\"/>"
+    "</feature></target>";
+
+#define NREGS 37
+
+static void hex_bytes(char *out, const void *data, size_t n) {
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+/* Register n as little-endian bytes; returns its size. */
+static size_t reg_bytes(struct session *s, int n, uint8_t *out) {
+    struct cpu *c = &s->m->cpu;
+    uint32_t v = 0;
+    if (n < 8) {
+        v = c->gpr[n];
+    } else if (n == 8) {
+        v = c->eip;
+    } else if (n == 9) {
+        v = cpu_get_eflags(c);
+    } else if (n < 16) {
+        static const int order[] = {S_CS, S_SS, S_DS, S_ES, S_FS, S_GS};
+        v = c->seg[order[n - 10]].sel;
+    } else if (n < 32) {
+        /* x87: the guest's registers are in the host FPU while the monitor runs */
+        uint8_t img[108];
+        __asm__ volatile("fnsave %0\n\tfrstor %0" : "+m"(img));
+        if (n < 24) {
+            memcpy(out, img + 28 + 10 * (n - 16), 10);
+            return 10;
+        }
+        uint32_t env[7];
+        memcpy(env, img, 28);
+        static const int idx[] = {0, 1, 2, 4, 3, 6, 5};
+        if (n - 24 < 7)
+            v = (n == 27 || n == 29) ? (env[idx[n - 24]] & 0xffff) : env[idx[n - 24]];
+        else
+            v = (env[4] >> 16) & 0x7ff; /* fop */
+    } else if (n < 36) {
+        static const int crs[] = {0, 2, 3, 4};
+        v = c->cr[crs[n - 32]];
+    } else {
+        memcpy(out, &c->icount, 8);
+        return 8;
+    }
+    memcpy(out, &v, 4);
+    return 4;
+}
+
+static void send_stop(struct session *s, const char *why) {
+    char buf[96];
+    snprintf(buf, sizeof buf, "T05%sthread:1;", why);
+    rsp_send(&s->rsp, buf);
+}
+
+static void apply_bps(struct session *s) {
+    for (int i = 0; i < s->nbps; i++)
+        machine_set_breakpoint(s->m, s->bps[i], true);
+}
+
+/* Starts the replay over from icount 0. */
+static int restart(struct session *s) {
+    if (s->m) {
+        replay_close(s->m);
+        machine_destroy(s->m);
+    }
+    s->m = replay_open(s->path, s->err, sizeof s->err);
+    if (!s->m) return -1;
+    FILE *devnull = fopen("/dev/null", "w");
+    s->m->serial_out = devnull;
+    uart16550_init(&s->m->com1, devnull); /* output was shown when it first happened */
+    apply_bps(s);
+    s->at_end = false;
+    return 0;
+}
+
+/* Moves the replay to the instant before instruction number target runs. */
+static int go_to(struct session *s, uint64_t target) {
+    if (target < s->m->cpu.icount && restart(s) != 0) return -1;
+    struct machine *m = s->m;
+    m->bp_off = true;
+    while (m->cpu.icount < target) {
+        m->icount_limit = target;
+        enum run_result r = machine_run(m);
+        if (r != RUN_ICOUNT_LIMIT) {
+            s->at_end = true;
+            break;
+        }
+    }
+    m->bp_off = false;
+    m->icount_limit = 0;
+    return 0;
+}
+
+/* Runs forward until a breakpoint, the end of the trace, gdb's Ctrl-C, or limit (0: none).
+ * Returns the stop reason text for the stop reply. */
+static const char *run_forward(struct session *s, uint64_t limit, bool check_interrupt) {
+    struct machine *m = s->m;
+    if (s->at_end) return "replaylog:end;";
+    /* do not stop again at the breakpoint we are standing on */
+    m->bp_skip_eip = m->cpu.eip;
+    m->bp_skip_icount = m->cpu.icount;
+    for (;;) {
+        uint64_t slice = m->cpu.icount + GDB_SLICE;
+        m->icount_limit = limit && limit < slice ? limit : slice;
+        enum run_result r = machine_run(m);
+        m->icount_limit = 0;
+        if (r == RUN_BREAKPOINT) return "swbreak:;";
+        if (r == RUN_ICOUNT_LIMIT) {
+            if (limit && m->cpu.icount >= limit) return "";
+            if (check_interrupt && rsp_poll_interrupt(&s->rsp)) {
+                s->rsp.interrupt_pending = false;
+                return "";
+            }
+            continue;
+        }
+        s->at_end = true;
+        return "replaylog:end;";
+    }
+}
+
+/* The last breakpoint hit at an icount before now, by re-executing from the start. */
+static int reverse_continue(struct session *s) {
+    uint64_t now = s->m->cpu.icount;
+    if (restart(s) != 0) return -1;
+    struct machine *m = s->m;
+    uint64_t last = UINT64_MAX;
+    if (s->nbps) {
+        for (;;) {
+            m->icount_limit = now;
+            enum run_result r = machine_run(m);
+            m->icount_limit = 0;
+            if (r != RUN_BREAKPOINT || m->cpu.icount >= now) break;
+            last = m->cpu.icount;
+            m->bp_skip_eip = m->cpu.eip;
+            m->bp_skip_icount = m->cpu.icount;
+        }
+    }
+    if (last == UINT64_MAX) {
+        if (restart(s) != 0) return -1;
+        send_stop(s, "replaylog:begin;");
+        return 0;
+    }
+    if (go_to(s, last) != 0) return -1;
+    send_stop(s, "swbreak:;");
+    return 0;
+}
+
+static void monitor_reply(struct session *s, const char *text) {
+    char out[2 * 512 + 2] = "O";
+    size_t n = strlen(text);
+    if (n > 511) n = 511;
+    hex_bytes(out + 1, text, n);
+    rsp_send(&s->rsp, out);
+}
+
+static void handle_monitor(struct session *s, const char *hexcmd) {
+    char cmd[256];
+    size_t n = 0;
+    for (const char *p = hexcmd; p[0] && p[1] && n + 1 < sizeof cmd; p += 2) {
+        unsigned v;
+        sscanf(p, "%2x", &v);
+        cmd[n++] = (char)v;
+    }
+    cmd[n] = 0;
+    char text[512];
+    if (!strcmp(cmd, "when")) {
+        snprintf(text, sizeof text, "icount %" PRIu64 "\n", s->m->cpu.icount);
+    } else if (!strncmp(cmd, "goto ", 5)) {
+        uint64_t t = strtoull(cmd + 5, NULL, 0);
+        if (go_to(s, t) != 0) {
+            snprintf(text, sizeof text, "goto failed: %.300s\n", s->err);
+        } else {
+            snprintf(text, sizeof text, "at icount %" PRIu64 ", eip 0x%08x%s\n", s->m->cpu.icount,
+                     s->m->cpu.eip, s->at_end ? " (end of the trace)" : "");
+        }
+    } else if (!strcmp(cmd, "info")) {
+        snprintf(text, sizeof text, "replaying %.200s: icount %" PRIu64 ", eip 0x%08x, cpl %u%s\n",
+                 s->path, s->m->cpu.icount, s->m->cpu.eip, s->m->cpu.cpl,
+                 s->at_end ? ", at the end of the trace" : "");
+    } else if (!strcmp(cmd, "checkpoint")) {
+        snprintf(text, sizeof text,
+                 "checkpoints are not kept yet: reverse execution re-executes from icount 0\n");
+    } else {
+        snprintf(text, sizeof text,
+                 "rrvm monitor commands: when | goto ICOUNT | info | checkpoint | help\n");
+    }
+    monitor_reply(s, text);
+    rsp_send(&s->rsp, "OK");
+}
+
+static void read_memory(struct session *s, const char *args) {
+    uint32_t addr, len;
+    if (sscanf(args, "%x,%x", &addr, &len) != 2 || len > RSP_MAX_PACKET / 2 - 4) {
+        rsp_send(&s->rsp, "E01");
+        return;
+    }
+    static char out[RSP_MAX_PACKET];
+    size_t n = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        uint32_t pa;
+        /* a debugger look does not set accessed bits */
+        if (mmu_translate(s->m, addr + i, false, false, false, &pa) != MMU_OK) break;
+        sprintf(out + 2 * n, "%02x", s->m->ram[pa]);
+        n++;
+    }
+    if (n == 0 && len > 0) {
+        rsp_send(&s->rsp, "E14");
+        return;
+    }
+    out[2 * n] = 0;
+    rsp_send(&s->rsp, out);
+}
+
+static int serve(struct session *s) {
+    static char pkt[RSP_MAX_PACKET];
+    static char out[RSP_MAX_PACKET];
+    for (;;) {
+        int n = rsp_recv(&s->rsp, pkt, sizeof pkt);
+        if (n == -1) return 0; /* gdb went away */
+        if (n == -2) {         /* Ctrl-C while stopped: report the stop again */
+            s->rsp.interrupt_pending = false;
+            rsp_send(&s->rsp, "T02thread:1;");
+            continue;
+        }
+        switch (pkt[0]) {
+        case '?': send_stop(s, ""); break;
+        case 'g': {
+            size_t o = 0;
+            for (int r = 0; r < 32; r++) {
+                uint8_t b[10];
+                size_t k = reg_bytes(s, r, b);
+                hex_bytes(out + o, b, k);
+                o += 2 * k;
+            }
+            out[o] = 0;
+            rsp_send(&s->rsp, out);
+            break;
+        }
+        case 'p': {
+            int r = (int)strtol(pkt + 1, NULL, 16);
+            if (r < 0 || r >= NREGS) {
+                rsp_send(&s->rsp, "E01");
+                break;
+            }
+            uint8_t b[10];
+            size_t k = reg_bytes(s, r, b);
+            hex_bytes(out, b, k);
+            out[2 * k] = 0;
+            rsp_send(&s->rsp, out);
+            break;
+        }
+        case 'G':
+        case 'P':
+        case 'M':
+        case 'X':
+            /* a replay follows the recording: changing its state would only diverge */
+            rsp_send(&s->rsp, "E01");
+            break;
+        case 'm': read_memory(s, pkt + 1); break;
+        case 'Z':
+        case 'z': {
+            int type;
+            uint32_t addr;
+            if (sscanf(pkt + 1, "%d,%x", &type, &addr) != 2 || (type != 0 && type != 1)) {
+                rsp_send(&s->rsp, ""); /* watchpoints: not yet */
+                break;
+            }
+            bool on = pkt[0] == 'Z';
+            int at = -1;
+            for (int i = 0; i < s->nbps; i++)
+                if (s->bps[i] == addr) at = i;
+            if (on && at < 0 && s->nbps < 64) s->bps[s->nbps++] = addr;
+            if (!on && at >= 0) s->bps[at] = s->bps[--s->nbps];
+            machine_set_breakpoint(s->m, addr, on);
+            rsp_send(&s->rsp, "OK");
+            break;
+        }
+        case 'c': send_stop(s, run_forward(s, 0, true)); break;
+        case 's': send_stop(s, run_forward(s, s->m->cpu.icount + 1, false)); break;
+        case 'b':
+            if (pkt[1] == 's') {
+                if (s->m->cpu.icount == 0) {
+                    send_stop(s, "replaylog:begin;");
+                } else if (go_to(s, s->m->cpu.icount - 1) != 0) {
+                    rsp_send(&s->rsp, "E01");
+                } else {
+                    send_stop(s, "");
+                }
+            } else if (pkt[1] == 'c') {
+                if (reverse_continue(s) != 0) rsp_send(&s->rsp, "E01");
+            } else {
+                rsp_send(&s->rsp, "");
+            }
+            break;
+        case 'v':
+            if (!strncmp(pkt, "vCont?", 6)) {
+                rsp_send(&s->rsp, "vCont;c;C;s;S");
+            } else if (!strncmp(pkt, "vCont;", 6)) {
+                char a = pkt[6];
+                if (a == 'c' || a == 'C')
+                    send_stop(s, run_forward(s, 0, true));
+                else if (a == 's' || a == 'S')
+                    send_stop(s, run_forward(s, s->m->cpu.icount + 1, false));
+                else
+                    rsp_send(&s->rsp, "");
+            } else if (!strncmp(pkt, "vKill", 5)) {
+                rsp_send(&s->rsp, "OK");
+                return 0;
+            } else {
+                rsp_send(&s->rsp, "");
+            }
+            break;
+        case 'k': return 0;
+        case 'D': rsp_send(&s->rsp, "OK"); return 0;
+        case 'H': rsp_send(&s->rsp, "OK"); break;
+        case 'T': rsp_send(&s->rsp, "OK"); break;
+        case 'q':
+            if (!strncmp(pkt, "qSupported", 10)) {
+                rsp_send(&s->rsp, "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+;"
+                                  "ReverseStep+;ReverseContinue+;QStartNoAckMode+");
+            } else if (!strncmp(pkt, "qXfer:features:read:target.xml:", 31)) {
+                unsigned off, len;
+                if (sscanf(pkt + 31, "%x,%x", &off, &len) != 2) {
+                    rsp_send(&s->rsp, "E01");
+                    break;
+                }
+                size_t total = sizeof TARGET_XML - 1;
+                if (off >= total) {
+                    rsp_send(&s->rsp, "l");
+                    break;
+                }
+                size_t k = total - off < len ? total - off : len;
+                if (k > sizeof out - 2) k = sizeof out - 2;
+                out[0] = off + k < total ? 'm' : 'l';
+                memcpy(out + 1, TARGET_XML + off, k);
+                out[1 + k] = 0;
+                rsp_send(&s->rsp, out);
+            } else if (!strcmp(pkt, "qAttached")) {
+                rsp_send(&s->rsp, "1");
+            } else if (!strcmp(pkt, "qC")) {
+                rsp_send(&s->rsp, "QC1");
+            } else if (!strcmp(pkt, "qfThreadInfo")) {
+                rsp_send(&s->rsp, "m1");
+            } else if (!strcmp(pkt, "qsThreadInfo")) {
+                rsp_send(&s->rsp, "l");
+            } else if (!strncmp(pkt, "qRcmd,", 6)) {
+                handle_monitor(s, pkt + 6);
+            } else if (!strncmp(pkt, "qSymbol", 7)) {
+                rsp_send(&s->rsp, "OK");
+            } else {
+                rsp_send(&s->rsp, "");
+            }
+            break;
+        case 'Q':
+            if (!strcmp(pkt, "QStartNoAckMode")) {
+                rsp_send(&s->rsp, "OK");
+                s->rsp.noack = true;
+            } else {
+                rsp_send(&s->rsp, "");
+            }
+            break;
+        default: rsp_send(&s->rsp, ""); break;
+        }
+    }
+}
+
+int gdbstub_serve_replay(const char *path, int port, int in_fd, int out_fd, char *err,
+                         size_t errlen) {
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->path = path;
+    if (restart(s) != 0) {
+        snprintf(err, errlen, "%s", s->err);
+        free(s);
+        return -1;
+    }
+    /* the first pass shows the guest's output as it happens */
+    s->m->serial_out = stdout;
+    uart16550_init(&s->m->com1, port ? stdout : stderr);
+    if (port) {
+        if (rsp_accept_tcp(&s->rsp, port) != 0) {
+            snprintf(err, errlen, "%s", s->rsp.err);
+            replay_close(s->m);
+            machine_destroy(s->m);
+            free(s);
+            return -1;
+        }
+    } else {
+        rsp_init_fds(&s->rsp, in_fd, out_fd);
+    }
+    int rc = serve(s);
+    rsp_close(&s->rsp);
+    if (s->m) {
+        replay_close(s->m);
+        machine_destroy(s->m);
+    }
+    free(s);
+    return rc;
+}
