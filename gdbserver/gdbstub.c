@@ -11,6 +11,7 @@
 #include "gdbserver/rsp.h"
 #include "hv/machine.h"
 #include "replay/replayer.h"
+#include "translate/tc.h"
 
 /* Slice of a forward run between checks for Ctrl-C from gdb. */
 #define GDB_SLICE 20000000ull
@@ -23,7 +24,48 @@ struct session {
     int nbps;
     char err[400];
     bool at_end; /* the replay has reached the end of the trace */
+    struct {
+        uint32_t addr, len;
+    } watch[4];
+    int nwatch;
+    uint32_t watch_hit; /* data address of the last watchpoint that fired */
 };
+
+/* Write watchpoints compare the watched bytes around every instruction, run one at a time
+ * (single-instruction translations, cached): a change after an instruction is a hit. */
+static bool read_watched(struct session *s, int i, uint8_t *buf) {
+    for (uint32_t k = 0; k < s->watch[i].len; k++) {
+        uint32_t pa;
+        if (mmu_translate(s->m, s->watch[i].addr + k, false, false, false, &pa) != MMU_OK)
+            buf[k] = 0xff;
+        else
+            buf[k] = s->m->ram[pa];
+    }
+    return true;
+}
+
+static void set_single_step_blocks(struct session *s) {
+    int want = s->nwatch ? 1 : 0;
+    if (s->m->max_block_insns != want) {
+        s->m->max_block_insns = want;
+        tc_flush(s->m);
+    }
+}
+
+/* One instruction; returns the index of a watchpoint whose bytes changed, or -1. */
+static int step_watched(struct session *s, enum run_result *r) {
+    uint8_t before[4][16], after[16];
+    for (int i = 0; i < s->nwatch; i++)
+        read_watched(s, i, before[i]);
+    s->m->icount_limit = s->m->cpu.icount + 1;
+    *r = machine_run(s->m);
+    s->m->icount_limit = 0;
+    for (int i = 0; i < s->nwatch; i++) {
+        read_watched(s, i, after);
+        if (memcmp(before[i], after, s->watch[i].len) != 0) return i;
+    }
+    return -1;
+}
 
 static const char TARGET_XML[] =
     "<?xml version=\"1.0\"?><!DOCTYPE target SYSTEM \"gdb-target.dtd\">"
@@ -140,6 +182,8 @@ static int restart(struct session *s) {
     s->m->serial_out = devnull;
     uart16550_init(&s->m->com1, devnull); /* output was shown when it first happened */
     apply_bps(s);
+    s->m->max_block_insns = -1;
+    set_single_step_blocks(s);
     s->at_end = false;
     return 0;
 }
@@ -170,6 +214,29 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
     /* do not stop again at the breakpoint we are standing on */
     m->bp_skip_eip = m->cpu.eip;
     m->bp_skip_icount = m->cpu.icount;
+    if (s->nwatch) {
+        static char why[64];
+        uint64_t polls = 0;
+        for (;;) {
+            enum run_result r;
+            int w = step_watched(s, &r);
+            if (w >= 0) {
+                s->watch_hit = s->watch[w].addr;
+                snprintf(why, sizeof why, "watch:%x;", s->watch[w].addr);
+                return why;
+            }
+            if (r == RUN_BREAKPOINT) return "swbreak:;";
+            if (r != RUN_ICOUNT_LIMIT) {
+                s->at_end = true;
+                return "replaylog:end;";
+            }
+            if (limit && m->cpu.icount >= limit) return "";
+            if (check_interrupt && (++polls & 0xffff) == 0 && rsp_poll_interrupt(&s->rsp)) {
+                s->rsp.interrupt_pending = false;
+                return "";
+            }
+        }
+    }
     for (;;) {
         uint64_t slice = m->cpu.icount + GDB_SLICE;
         m->icount_limit = limit && limit < slice ? limit : slice;
@@ -195,6 +262,46 @@ static int reverse_continue(struct session *s) {
     if (restart(s) != 0) return -1;
     struct machine *m = s->m;
     uint64_t last = UINT64_MAX;
+    int last_watch = -1;
+    if (s->nwatch) {
+        /* one instruction at a time from the start: the last change before now */
+        while (m->cpu.icount < now) {
+            enum run_result r;
+            int w = step_watched(s, &r);
+            /* a hit is the state right after the writing instruction (icount k+1 for the
+             * write by instruction k): the write is in the past when k < now */
+            if (w >= 0 && m->cpu.icount <= now) {
+                last = m->cpu.icount;
+                last_watch = w;
+            }
+            if (r == RUN_BREAKPOINT) {
+                if (m->cpu.icount < now) {
+                    last = m->cpu.icount;
+                    last_watch = -1;
+                }
+                m->bp_skip_eip = m->cpu.eip;
+                m->bp_skip_icount = m->cpu.icount;
+                continue;
+            }
+            if (r != RUN_ICOUNT_LIMIT) break;
+        }
+        if (last != UINT64_MAX) {
+            /* going backwards, a write is met before it happens: stop on the writing
+             * instruction, with memory as it was before it (as rr and gdb expect) */
+            if (go_to(s, last_watch >= 0 ? last - 1 : last) != 0) return -1;
+            if (last_watch >= 0) {
+                char why[64];
+                snprintf(why, sizeof why, "watch:%x;", s->watch[last_watch].addr);
+                send_stop(s, why);
+            } else {
+                send_stop(s, "swbreak:;");
+            }
+            return 0;
+        }
+        if (restart(s) != 0) return -1;
+        send_stop(s, "replaylog:begin;");
+        return 0;
+    }
     if (s->nbps) {
         for (;;) {
             m->icount_limit = now;
@@ -332,11 +439,36 @@ static int serve(struct session *s) {
         case 'z': {
             int type;
             uint32_t addr;
-            if (sscanf(pkt + 1, "%d,%x", &type, &addr) != 2 || (type != 0 && type != 1)) {
-                rsp_send(&s->rsp, ""); /* watchpoints: not yet */
+            unsigned len = 1;
+            if (sscanf(pkt + 1, "%d,%x,%x", &type, &addr, &len) < 2) {
+                rsp_send(&s->rsp, "E01");
                 break;
             }
             bool on = pkt[0] == 'Z';
+            if (type == 2) {
+                /* write watchpoint (read/access watchpoints: not supported yet) */
+                int at = -1;
+                for (int i = 0; i < s->nwatch; i++)
+                    if (s->watch[i].addr == addr && s->watch[i].len == len) at = i;
+                if (on && at < 0) {
+                    if (s->nwatch >= 4 || len == 0 || len > 16) {
+                        rsp_send(&s->rsp, "E01");
+                        break;
+                    }
+                    s->watch[s->nwatch].addr = addr;
+                    s->watch[s->nwatch].len = len;
+                    s->nwatch++;
+                } else if (!on && at >= 0) {
+                    s->watch[at] = s->watch[--s->nwatch];
+                }
+                set_single_step_blocks(s);
+                rsp_send(&s->rsp, "OK");
+                break;
+            }
+            if (type != 0 && type != 1) {
+                rsp_send(&s->rsp, "");
+                break;
+            }
             int at = -1;
             for (int i = 0; i < s->nbps; i++)
                 if (s->bps[i] == addr) at = i;

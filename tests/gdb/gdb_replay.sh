@@ -98,8 +98,30 @@ check "reverse-continue to the previous hit" "reverse-continue at [0-9]+ value 8
 check "reverse-finish back in the caller" "^#0 .* in walk \(head=" "$tmp/c.out"
 check "reverse-next" "^icount [0-9]+" "$tmp/c.out"
 check "start of the history" "No more reverse-execution history" "$tmp/c.out"
+# 4: write watchpoints forward (old/new values) and backward (the last writer)
+cat >"$tmp/d.gdb" <<'G'
+break walk
+continue
+watch -l total
+continue
+continue
+continue
+printf "forward total %u\n", total
+reverse-continue
+printf "reverse total %u\n", total
+reverse-continue
+printf "reverse2 total %u\n", total
+G
+run_gdb "$tmp/d.gdb" "$tmp/d.out"
+check "watchpoint set" "Hardware watchpoint 2: -location total" "$tmp/d.out"
+check "write watchpoint old/new" "Old value = 107" "$tmp/d.out"
+check "write watchpoint new" "New value = 381" "$tmp/d.out"
+check "forward value" "forward total 381" "$tmp/d.out"
+check "reverse watch finds the last writer" "^23[[:space:]]+total = sum;" "$tmp/d.out"
+check "reverse watch value before the write" "reverse total 223" "$tmp/d.out"
+check "second reverse watch" "reverse2 total 107" "$tmp/d.out"
 if [ $fail != 0 ]; then
-  echo "--- gdb transcripts"; cat "$tmp/a.out" "$tmp/c.out" | tail -n 60
+  echo "--- gdb transcripts"; cat "$tmp/a.out" "$tmp/c.out" "$tmp/d.out" | tail -n 80
   exit 1
 fi
 echo "PASS: gdb forward and reverse debugging of a replay"
