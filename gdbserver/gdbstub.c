@@ -18,7 +18,8 @@
 
 struct session {
     struct rsp rsp;
-    const char *path;
+    const char *path;     /* the trace being replayed; NULL for a live guest */
+    enum run_result last; /* live: how the guest's run ended (when at_end) */
     struct machine *m;
     uint32_t bps[64];
     int nbps;
@@ -29,6 +30,7 @@ struct session {
     } watch[4];
     int nwatch;
     uint32_t watch_hit; /* data address of the last watchpoint that fired */
+    bool killed;        /* gdb sent k or vKill */
 };
 
 /* Write watchpoints compare the watched bytes around every instruction, run one at a time
@@ -161,6 +163,17 @@ static size_t reg_bytes(struct session *s, int n, uint8_t *out) {
 
 static void send_stop(struct session *s, const char *why) {
     char buf[96];
+    if (!strcmp(why, "sigint")) {
+        rsp_send(&s->rsp, "T02thread:1;"); /* stopped by gdb's Ctrl-C */
+        return;
+    }
+    if (!strcmp(why, "live-end")) {
+        /* a live guest that exited, halted for good or faulted: gdb sees the process end */
+        snprintf(buf, sizeof buf, "W%02x",
+                 s->last == RUN_EXIT_DEVICE ? (unsigned)((s->m->exit_status >> 1) & 0xff) : 0xffu);
+        rsp_send(&s->rsp, buf);
+        return;
+    }
     snprintf(buf, sizeof buf, "T05%sthread:1;", why);
     rsp_send(&s->rsp, buf);
 }
@@ -208,9 +221,15 @@ static int go_to(struct session *s, uint64_t target) {
 
 /* Runs forward until a breakpoint, the end of the trace, gdb's Ctrl-C, or limit (0: none).
  * Returns the stop reason text for the stop reply. */
+/* The stop reply text when the guest can go no further: the end of the replay log, or for
+ * a live guest an exit ("W" packets are sent by the caller; see end_reply). */
+static const char *end_reason(struct session *s) {
+    return s->path ? "replaylog:end;" : "live-end";
+}
+
 static const char *run_forward(struct session *s, uint64_t limit, bool check_interrupt) {
     struct machine *m = s->m;
-    if (s->at_end) return "replaylog:end;";
+    if (s->at_end) return end_reason(s);
     /* do not stop again at the breakpoint we are standing on */
     m->bp_skip_eip = m->cpu.eip;
     m->bp_skip_icount = m->cpu.icount;
@@ -228,12 +247,13 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
             if (r == RUN_BREAKPOINT) return "swbreak:;";
             if (r != RUN_ICOUNT_LIMIT) {
                 s->at_end = true;
-                return "replaylog:end;";
+                s->last = r;
+                return end_reason(s);
             }
             if (limit && m->cpu.icount >= limit) return "";
             if (check_interrupt && (++polls & 0xffff) == 0 && rsp_poll_interrupt(&s->rsp)) {
                 s->rsp.interrupt_pending = false;
-                return "";
+                return "sigint";
             }
         }
     }
@@ -247,12 +267,13 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
             if (limit && m->cpu.icount >= limit) return "";
             if (check_interrupt && rsp_poll_interrupt(&s->rsp)) {
                 s->rsp.interrupt_pending = false;
-                return "";
+                return "sigint";
             }
             continue;
         }
         s->at_end = true;
-        return "replaylog:end;";
+        s->last = r;
+        return end_reason(s);
     }
 }
 
@@ -481,6 +502,10 @@ static int serve(struct session *s) {
         case 'c': send_stop(s, run_forward(s, 0, true)); break;
         case 's': send_stop(s, run_forward(s, s->m->cpu.icount + 1, false)); break;
         case 'b':
+            if (!s->path) {
+                rsp_send(&s->rsp, "E01"); /* a live guest has no recorded past */
+                break;
+            }
             if (pkt[1] == 's') {
                 if (s->m->cpu.icount == 0) {
                     send_stop(s, "replaylog:begin;");
@@ -508,19 +533,23 @@ static int serve(struct session *s) {
                     rsp_send(&s->rsp, "");
             } else if (!strncmp(pkt, "vKill", 5)) {
                 rsp_send(&s->rsp, "OK");
+                s->killed = true;
                 return 0;
             } else {
                 rsp_send(&s->rsp, "");
             }
             break;
-        case 'k': return 0;
+        case 'k': s->killed = true; return 0;
         case 'D': rsp_send(&s->rsp, "OK"); return 0;
         case 'H': rsp_send(&s->rsp, "OK"); break;
         case 'T': rsp_send(&s->rsp, "OK"); break;
         case 'q':
             if (!strncmp(pkt, "qSupported", 10)) {
-                rsp_send(&s->rsp, "PacketSize=4000;qXfer:features:read+;swbreak+;hwbreak+;"
-                                  "ReverseStep+;ReverseContinue+;QStartNoAckMode+");
+                rsp_send(&s->rsp, s->path ? "PacketSize=4000;qXfer:features:read+;swbreak+;"
+                                            "hwbreak+;ReverseStep+;ReverseContinue+;"
+                                            "QStartNoAckMode+"
+                                          : "PacketSize=4000;qXfer:features:read+;swbreak+;"
+                                            "hwbreak+;QStartNoAckMode+");
             } else if (!strncmp(pkt, "qXfer:features:read:target.xml:", 31)) {
                 unsigned off, len;
                 if (sscanf(pkt + 31, "%x,%x", &off, &len) != 2) {
@@ -599,4 +628,30 @@ int gdbstub_serve_replay(const char *path, int port, int in_fd, int out_fd, char
     }
     free(s);
     return rc;
+}
+
+int gdbstub_serve_live(struct machine *m, int port, enum run_result *result, char *err,
+                       size_t errlen) {
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) return -1;
+    s->m = m;
+    m->max_block_insns = -1;
+    if (rsp_accept_tcp(&s->rsp, port) != 0) {
+        snprintf(err, errlen, "%s", s->rsp.err);
+        free(s);
+        return -1;
+    }
+    int rc = serve(s);
+    rsp_close(&s->rsp);
+    /* breakpoints and watchpoints go away with gdb */
+    while (m->nbreakpoints)
+        machine_set_breakpoint(m, m->breakpoints[0], false);
+    if (m->max_block_insns != -1) {
+        m->max_block_insns = -1;
+        tc_flush(m);
+    }
+    *result = s->at_end ? s->last : RUN_ICOUNT_LIMIT; /* ICOUNT_LIMIT: still running */
+    int killed = s->killed;
+    free(s);
+    return rc < 0 ? -1 : killed;
 }

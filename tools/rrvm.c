@@ -65,6 +65,7 @@ static void usage(FILE *out) {
           "  -initrd LIST       multiboot modules: \"FILE[ ARGS][,FILE[ ARGS]...]\"\n"
           "  --stats            print translation and exit statistics to stderr at the end\n"
           "  --icount-limit N   stop after N guest instructions (0 = no limit)\n"
+          "  --gdb[=PORT]       start halted and serve gdb on 127.0.0.1:PORT (default 1234)\n"
           "  --clock=host|virtual\n"
           "                     guest time (PIT, RTC, TSC) follows the host clock (default), or\n"
           "                     is derived from the instruction count: a reproducible run\n"
@@ -156,6 +157,7 @@ struct run_options {
     bool stats;
     enum clock_mode clock;
     bool reset_on_triple_fault;
+    int gdb_port; /* 0: no gdb */
 };
 
 /* Name of a flag without its leading dashes: "--kernel" and "-kernel" are the same. */
@@ -173,6 +175,7 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
     o->stats = false;
     o->clock = CLOCK_HOST;
     o->reset_on_triple_fault = false;
+    o->gdb_port = 0;
 
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
@@ -196,6 +199,14 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
             if (inline_value) fail_usage("option '%.*s' takes no value", (int)(eq - arg), arg);
             usage(stdout);
             exit(0);
+        } else if (!strcmp(name, "gdb")) {
+            /* --gdb or --gdb=PORT: start halted, serve gdb on 127.0.0.1 */
+            uint64_t port = 1234;
+            if (inline_value &&
+                (!parse_u64(inline_value, &port, NULL) || port == 0 || port > 65535))
+                fail_usage("--gdb=%s: not a TCP port number (1..65535)", inline_value);
+            o->gdb_port = (int)port;
+            takes_value = false;
         } else if (!strcmp(name, "stats")) {
             if (inline_value) fail_usage("option '%.*s' takes no value", (int)(eq - arg), arg);
             o->stats = true;
@@ -377,8 +388,26 @@ static int run_or_record(struct run_options *o, const char *record_path) {
         }
     }
     install_stop_handlers(m);
-    enum run_result r;
+    enum run_result r = RUN_ICOUNT_LIMIT;
+    bool gdb_done = false;
+    if (o->gdb_port) {
+        /* the guest stays stopped until gdb continues it; after a detach it runs on */
+        char gerr[300] = "";
+        int k = gdbstub_serve_live(m, o->gdb_port, &r, gerr, sizeof gerr);
+        if (k < 0) {
+            machine_destroy(m);
+            fail_with_text(NULL, gerr);
+        }
+        if (k == 1) {
+            r = RUN_STOP_REQUEST;
+            gdb_done = true;
+        } else if (r != RUN_ICOUNT_LIMIT) {
+            gdb_done = true;
+        }
+        m->icount_limit = o->icount_limit;
+    }
     for (;;) {
+        if (gdb_done) break;
         r = machine_run(m);
         bool reset = r == RUN_RESET || (r == RUN_GUEST_FAULT && o->reset_on_triple_fault);
         /* a recording ends at a reset: the trace describes one boot */
