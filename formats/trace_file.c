@@ -307,7 +307,8 @@ struct trace_reader *trace_reader_open(const char *path, char *err, size_t errle
                  path, version, TRACE_FORMAT_VERSION);
         goto fail;
     }
-    r->hdr = get_msg(r->f, &rrvm__trace_header__descriptor, 1 << 20);
+    /* (the header may carry an embedded, compressed symbol file) */
+    r->hdr = get_msg(r->f, &rrvm__trace_header__descriptor, 1u << 30);
     if (!r->hdr) {
         snprintf(err, errlen, "%s: damaged trace header at offset 12", path);
         goto fail;

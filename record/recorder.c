@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "formats/trace_file.h"
 #include "hv/version.h"
@@ -99,6 +100,39 @@ struct recorder *recorder_start(struct machine *m, const char *path, const struc
     cpuid_leaf(1, cpuid + 4);
     hdr.cpuid.data = (uint8_t *)cpuid;
     hdr.cpuid.len = sizeof cpuid;
+    uint8_t *sym = NULL, *symz = NULL;
+    if (meta->symbols) {
+        /* the symbol file travels with the trace, compressed: a teammate needs nothing else */
+        FILE *f = fopen(meta->symbols, "rb");
+        long n = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+        if (n < 0 || n > (1l << 29)) {
+            snprintf(err, errlen, "cannot read the symbol file %s", meta->symbols);
+            if (f) fclose(f);
+            free(r);
+            return NULL;
+        }
+        rewind(f);
+        sym = malloc((size_t)n + 1);
+        size_t cap = ZSTD_compressBound((size_t)n);
+        symz = malloc(cap);
+        size_t got = sym ? fread(sym, 1, (size_t)n, f) : 0;
+        fclose(f);
+        size_t zl =
+            (sym && symz && got == (size_t)n) ? ZSTD_compress(symz, cap, sym, (size_t)n, 9) : 0;
+        if (!zl || ZSTD_isError(zl)) {
+            snprintf(err, errlen, "cannot embed the symbol file %s", meta->symbols);
+            free(sym);
+            free(symz);
+            free(r);
+            return NULL;
+        }
+        const char *base = strrchr(meta->symbols, '/');
+        hdr.symbols_name = (char *)(base ? base + 1 : meta->symbols);
+        hdr.symbols_zstd.data = symz;
+        hdr.symbols_zstd.len = zl;
+        hdr.symbols_size = (uint64_t)n;
+    }
     Rrvm__CpuState cs = RRVM__CPU_STATE__INIT;
     uint32_t gpr[8], seg[24], cr[5];
     cpu_state_to_pb(m, &cs, gpr, seg, cr);
@@ -106,6 +140,8 @@ struct recorder *recorder_start(struct machine *m, const char *path, const struc
     if (present) mmu_ram_allocated(m, present);
     r->w = trace_writer_open(path, &hdr, &cs, m->ram, m->ram_size, present, err, errlen);
     free(present);
+    free(sym);
+    free(symz);
     if (!r->w) {
         free(r);
         return NULL;

@@ -18,6 +18,7 @@ struct trace_meta {
     const char *clock;
     uint32_t ram_mb;
     uint64_t kernel_fnv64, kernel_size;
+    const char *symbols; /* ELF file to embed for gdb, or NULL */
 };
 
 /* Starts recording m (already loaded, at its initial state) into path. */

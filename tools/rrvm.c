@@ -20,6 +20,7 @@
 
 #include "hv/loader_multiboot.h"
 #include <time.h>
+#include <zstd.h>
 #include <unistd.h>
 #include "hv/machine.h"
 #include "formats/trace_file.h"
@@ -48,9 +49,10 @@ enum {
 static void usage(FILE *out) {
     fputs("usage: rrvm run -kernel FILE [-m MB] [-append STR] [-initrd LIST]\n"
           "                [--stats] [--icount-limit N]\n"
-          "       rrvm record -o FILE [run options]\n"
+          "       rrvm record -o FILE [--symbols ELF] [run options]\n"
           "       rrvm replay FILE [--until ICOUNT] [--quiet] [--stats]\n"
           "       rrvm replay FILE --gdb-port PORT | --gdb-pipe   (serve gdb, reverse too)\n"
+          "       rrvm replay FILE --gdb [--symbols ELF]   (run gdb on it; the default on a tty)\n"
           "       rrvm trace info|verify FILE\n"
           "       rrvm trace dump FILE [--from N] [--to M] [--kind port_in|interrupt|tsc|...]\n"
           "       rrvm --help | --version\n"
@@ -287,6 +289,16 @@ static struct machine *boot(const struct run_options *o) {
 }
 
 static struct machine *g_running;
+static const char *g_record_symbols; /* record --symbols ELF (default: the kernel, if ELF) */
+
+static bool is_elf(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    char h[4] = {0};
+    bool ok = fread(h, 1, 4, f) == 4 && !memcmp(h, "\177ELF", 4);
+    fclose(f);
+    return ok;
+}
 
 /* SIGINT/SIGTERM: stop at the next monitor entry, so that a recording is closed properly. */
 static void on_stop_signal(int sig) {
@@ -370,7 +382,9 @@ static int run_or_record(struct run_options *o, const char *record_path) {
     if (record_path) {
         char err[300] = "";
         struct trace_meta meta = {
-            o->kernel, o->append, o->clock == CLOCK_VIRTUAL ? "virtual" : "host", o->ram_mb, 0, 0};
+            o->kernel, o->append, o->clock == CLOCK_VIRTUAL ? "virtual" : "host", o->ram_mb, 0,
+            0,         NULL};
+        meta.symbols = g_record_symbols ? g_record_symbols : (is_elf(o->kernel) ? o->kernel : NULL);
         FILE *kf = fopen(o->kernel, "rb");
         if (kf) {
             uint8_t buf[65536];
@@ -462,7 +476,12 @@ static int cmd_record(int argc, char **argv) {
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     int n = 0;
     for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
+        if (!strcmp(argv[i], "--symbols") || !strcmp(argv[i], "-symbols")) {
+            if (i + 1 >= argc) fail_usage("record: option '%s' needs an ELF file", argv[i]);
+            g_record_symbols = argv[++i];
+        } else if (!strncmp(argv[i], "--symbols=", 10)) {
+            g_record_symbols = argv[i] + 10;
+        } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (i + 1 >= argc) fail_usage("record: option '%s' needs a file name", argv[i]);
             out = argv[++i];
         } else if (!strncmp(argv[i], "--output=", 9)) {
@@ -479,12 +498,81 @@ static int cmd_record(int argc, char **argv) {
     return st;
 }
 
+/* Extracts the trace's embedded symbol file to dir; returns its path or NULL. */
+static char *extract_symbols(const char *trace, const char *dir) {
+    char err[400];
+    struct trace_reader *t = trace_reader_open(trace, err, sizeof err);
+    if (!t) fail_with_text(NULL, err);
+    const Rrvm__TraceHeader *h = trace_reader_header(t);
+    char *path = NULL;
+    if (h->symbols_zstd.len && h->symbols_size && h->symbols_size < (1ull << 30)) {
+        uint8_t *buf = malloc(h->symbols_size);
+        size_t n =
+            buf ? ZSTD_decompress(buf, h->symbols_size, h->symbols_zstd.data, h->symbols_zstd.len)
+                : 0;
+        if (buf && n == h->symbols_size) {
+            path = malloc(strlen(dir) + strlen(h->symbols_name) + 2);
+            sprintf(path, "%s/%s", dir,
+                    strchr(h->symbols_name, '/') ? "symbols.elf" : h->symbols_name);
+            FILE *f = fopen(path, "wb");
+            if (!f || fwrite(buf, 1, n, f) != n) {
+                free(path);
+                path = NULL;
+            }
+            if (f) fclose(f);
+        }
+        free(buf);
+    }
+    trace_reader_close(t);
+    return path;
+}
+
+/* `rrvm replay FILE` on a terminal: gdb attached to the replay, with the symbols. */
+static int replay_under_gdb(const char *trace, const char *symbols) {
+    char dir[] = "/tmp/rrvm-replay-XXXXXX";
+    if (!mkdtemp(dir)) fail_usage("replay: cannot create a temporary directory");
+    char *sym = symbols ? strdup(symbols) : extract_symbols(trace, dir);
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) fail_usage("replay: cannot find the rrvm executable");
+    self[k] = 0;
+    char target[8400];
+    snprintf(target, sizeof target, "target remote | %s replay --gdb-pipe %s", self, trace);
+    char *args[16];
+    int n = 0;
+    args[n++] = (char *)"gdb";
+    args[n++] = (char *)"-q";
+    args[n++] = (char *)"-ex";
+    args[n++] = target;
+    if (sym) args[n++] = sym;
+    args[n] = NULL;
+    fprintf(stderr, "rrvm: replaying %s under gdb%s%s\n", trace, sym ? " with symbols " : "",
+            sym ? sym : "");
+    fflush(stderr);
+    execvp("gdb", args);
+    fail_usage("replay: cannot start gdb: %s (install it, or use --gdb-port)", strerror(errno));
+}
+
 static int cmd_replay(int argc, char **argv) {
     const char *path = NULL;
     uint64_t until = 0, gdb_port = 0;
-    bool quiet = false, stats = false, gdb_pipe = false;
+    bool quiet = false, stats = false, gdb_pipe = false, gdb = false, no_gdb = false;
+    const char *symbols = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (!strcmp(a, "--symbols")) {
+            if (i + 1 >= argc) fail_usage("replay: --symbols needs an ELF file");
+            symbols = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--gdb")) {
+            gdb = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-gdb")) {
+            no_gdb = true;
+            continue;
+        }
         if (!strcmp(a, "--gdb-port") || !strncmp(a, "--gdb-port=", 11)) {
             const char *v = a[10] == '=' ? a + 11 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v || !parse_u64(v, &gdb_port, NULL) || gdb_port == 0 || gdb_port > 65535)
@@ -508,6 +596,11 @@ static int cmd_replay(int argc, char **argv) {
         }
     }
     if (!path) fail_usage("replay: missing trace FILE (see rrvm --help)");
+    /* as `rr replay` does: on a terminal, replay under gdb unless told otherwise */
+    if (!gdb && !no_gdb && !gdb_port && !gdb_pipe && !quiet && !stats && !until && isatty(0) &&
+        isatty(1))
+        gdb = true;
+    if (gdb) return replay_under_gdb(path, symbols);
     if (gdb_port || gdb_pipe) {
         char gerr[400] = "";
         if (gdbstub_serve_replay(path, (int)gdb_port, 0, 1, gerr, sizeof gerr) != 0)
@@ -697,6 +790,9 @@ static int cmd_trace(int argc, char **argv) {
                c[7], c[6]);
     }
     printf("command line:     %s\n", h->cmdline);
+    if (h->symbols_size)
+        printf("symbols:          %s embedded (%llu bytes, %zu compressed)\n", h->symbols_name,
+               (unsigned long long)h->symbols_size, h->symbols_zstd.len);
     printf("machine:          %u MiB RAM, clock %s\n", h->ram_mb, h->clock);
     printf("instructions:     %llu\n", (unsigned long long)st.last_icount);
     printf("events:           %llu in %llu chunks\n", (unsigned long long)st.events,
