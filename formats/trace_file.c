@@ -256,6 +256,7 @@ struct trace_reader {
     uint8_t *raw;
     size_t raw_len, pos;
     long next_chunk;
+    long cur_chunk; /* file offset of the chunk in raw */
     Rrvm__Event *ev;
     uint64_t file_size;
 };
@@ -442,6 +443,7 @@ static int load_chunk(struct trace_reader *r, uint64_t *first, uint64_t *last, s
     r->raw_len = raw_len;
     r->pos = 0;
     *comp_len = clen;
+    r->cur_chunk = r->next_chunk;
     r->next_chunk = ftell(r->f);
     return 1;
 }
@@ -529,4 +531,38 @@ void trace_reader_close(struct trace_reader *r) {
     free(r->present);
     free(r->path);
     free(r);
+}
+
+void trace_reader_tell(const struct trace_reader *r, struct trace_pos *p) {
+    if (r->raw_len && r->pos < r->raw_len) {
+        p->chunk = r->cur_chunk;
+        p->pos = r->pos;
+    } else {
+        p->chunk = r->next_chunk;
+        p->pos = 0;
+    }
+}
+
+int trace_reader_seek(struct trace_reader *r, const struct trace_pos *p, char *err, size_t errlen) {
+    if (r->ev) {
+        rrvm__event__free_unpacked(r->ev, NULL);
+        r->ev = NULL;
+    }
+    r->next_chunk = p->chunk;
+    r->raw_len = r->pos = 0;
+    uint64_t first, last;
+    size_t clen;
+    int k = load_chunk(r, &first, &last, &clen, err, errlen);
+    if (k < 0) return -1;
+    if (k == 0) {
+        /* at the end of the events */
+        r->next_chunk = p->chunk;
+        return 0;
+    }
+    if (p->pos > r->raw_len) {
+        snprintf(err, errlen, "%s: bad position in the chunk at offset %ld", r->path, p->chunk);
+        return -1;
+    }
+    r->pos = p->pos;
+    return 0;
 }

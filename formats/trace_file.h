@@ -46,6 +46,13 @@ int trace_reader_next(struct trace_reader *r, Rrvm__Event **ev, char *err, size_
 /* Reads every chunk once for statistics (rewinds afterwards). */
 int trace_reader_stats(struct trace_reader *r, struct trace_stats *st, char *err, size_t errlen);
 bool trace_reader_truncated(const struct trace_reader *r);
+/* Where the next event is read from, and going back there (checkpoints). */
+struct trace_pos {
+    long chunk;
+    size_t pos;
+};
+void trace_reader_tell(const struct trace_reader *r, struct trace_pos *p);
+int trace_reader_seek(struct trace_reader *r, const struct trace_pos *p, char *err, size_t errlen);
 void trace_reader_close(struct trace_reader *r);
 
 /* FNV-1a 64, the checksum of chunks and the state digest. */

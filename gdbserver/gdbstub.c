@@ -10,6 +10,7 @@
 
 #include "gdbserver/rsp.h"
 #include "hv/machine.h"
+#include "replay/checkpoint.h"
 #include "replay/replayer.h"
 #include "translate/tc.h"
 
@@ -31,7 +32,81 @@ struct session {
     int nwatch;
     uint32_t watch_hit; /* data address of the last watchpoint that fired */
     bool killed;        /* gdb sent k or vKill */
+    /* replay checkpoints, in icount order; the first is icount 0 */
+    struct checkpoint *cps[256];
+    int ncps;
+    size_t cp_bytes;
 };
+
+/* A checkpoint every CP_INTERVAL instructions of forward execution keeps any reverse step
+ * within about CP_INTERVAL instructions of re-execution (~0.1 s at replay speed), within a
+ * memory budget (RRVM_CHECKPOINT_MB, default 1024): past it, checkpoints are thinned. */
+#define CP_INTERVAL 50000000ull
+
+static size_t cp_budget(void) {
+    const char *e = getenv("RRVM_CHECKPOINT_MB");
+    size_t mb = e ? (size_t)strtoull(e, NULL, 10) : 1024;
+    return (mb ? mb : 1) << 20;
+}
+
+static void cp_add(struct session *s) {
+    uint64_t ic = s->m->cpu.icount;
+    int at = s->ncps;
+    for (int i = 0; i < s->ncps; i++) {
+        if (s->cps[i]->icount == ic) return;
+        if (s->cps[i]->icount > ic) {
+            at = i;
+            break;
+        }
+    }
+    if (s->ncps == (int)(sizeof s->cps / sizeof s->cps[0])) return;
+    struct checkpoint *c = checkpoint_take(s->m);
+    if (!c) return;
+    memmove(&s->cps[at + 1], &s->cps[at], sizeof(s->cps[0]) * (size_t)(s->ncps - at));
+    s->cps[at] = c;
+    s->ncps++;
+    s->cp_bytes += c->bytes;
+    /* over budget: drop the checkpoint closest to its predecessor (never the first) */
+    while (s->cp_bytes > cp_budget() && s->ncps > 2) {
+        int best = 1;
+        for (int i = 2; i < s->ncps; i++)
+            if (s->cps[i]->icount - s->cps[i - 1]->icount <
+                s->cps[best]->icount - s->cps[best - 1]->icount)
+                best = i;
+        s->cp_bytes -= s->cps[best]->bytes;
+        checkpoint_free(s->cps[best]);
+        memmove(&s->cps[best], &s->cps[best + 1], sizeof(s->cps[0]) * (size_t)(s->ncps - best - 1));
+        s->ncps--;
+    }
+}
+
+/* Goes back to the latest checkpoint at or before icount target. */
+static int cp_restore_before(struct session *s, uint64_t target) {
+    int best = 0;
+    for (int i = 0; i < s->ncps; i++)
+        if (s->cps[i]->icount <= target) best = i;
+    if (checkpoint_restore(s->m, s->cps[best], s->err, sizeof s->err) != 0) return -1;
+    s->at_end = false;
+    return 0;
+}
+
+/* Forward to target (breakpoints off), taking checkpoints at interval boundaries. */
+static void advance(struct session *s, uint64_t target) {
+    struct machine *m = s->m;
+    m->bp_off = true;
+    while (m->cpu.icount < target) {
+        uint64_t boundary = (m->cpu.icount / CP_INTERVAL + 1) * CP_INTERVAL;
+        m->icount_limit = target < boundary ? target : boundary;
+        enum run_result r = machine_run(m);
+        m->icount_limit = 0;
+        if (r != RUN_ICOUNT_LIMIT) {
+            s->at_end = true;
+            break;
+        }
+        if (m->cpu.icount == boundary) cp_add(s);
+    }
+    m->bp_off = false;
+}
 
 /* Write watchpoints compare the watched bytes around every instruction, run one at a time
  * (single-instruction translations, cached): a change after an instruction is a hit. */
@@ -198,24 +273,14 @@ static int restart(struct session *s) {
     s->m->max_block_insns = -1;
     set_single_step_blocks(s);
     s->at_end = false;
+    cp_add(s); /* icount 0 */
     return 0;
 }
 
 /* Moves the replay to the instant before instruction number target runs. */
 static int go_to(struct session *s, uint64_t target) {
-    if (target < s->m->cpu.icount && restart(s) != 0) return -1;
-    struct machine *m = s->m;
-    m->bp_off = true;
-    while (m->cpu.icount < target) {
-        m->icount_limit = target;
-        enum run_result r = machine_run(m);
-        if (r != RUN_ICOUNT_LIMIT) {
-            s->at_end = true;
-            break;
-        }
-    }
-    m->bp_off = false;
-    m->icount_limit = 0;
+    if (target < s->m->cpu.icount && cp_restore_before(s, target) != 0) return -1;
+    advance(s, target);
     return 0;
 }
 
@@ -258,12 +323,13 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
         }
     }
     for (;;) {
-        uint64_t slice = m->cpu.icount + GDB_SLICE;
+        uint64_t slice = (m->cpu.icount / CP_INTERVAL + 1) * CP_INTERVAL;
         m->icount_limit = limit && limit < slice ? limit : slice;
         enum run_result r = machine_run(m);
         m->icount_limit = 0;
         if (r == RUN_BREAKPOINT) return "swbreak:;";
         if (r == RUN_ICOUNT_LIMIT) {
+            if (s->path && m->cpu.icount == slice) cp_add(s);
             if (limit && m->cpu.icount >= limit) return "";
             if (check_interrupt && rsp_poll_interrupt(&s->rsp)) {
                 s->rsp.interrupt_pending = false;
@@ -278,27 +344,26 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
 }
 
 /* The last breakpoint hit at an icount before now, by re-executing from the start. */
-static int reverse_continue(struct session *s) {
-    uint64_t now = s->m->cpu.icount;
-    if (restart(s) != 0) return -1;
+/* Scans [from checkpoint i, end) forward for hits; returns the last hit's stop icount
+ * (for a watch: the icount before the writing instruction) or UINT64_MAX. */
+static uint64_t scan_interval(struct session *s, int i, uint64_t end, int *watch_idx) {
     struct machine *m = s->m;
+    if (checkpoint_restore(m, s->cps[i], s->err, sizeof s->err) != 0) return UINT64_MAX;
     uint64_t last = UINT64_MAX;
-    int last_watch = -1;
+    *watch_idx = -1;
     if (s->nwatch) {
-        /* one instruction at a time from the start: the last change before now */
-        while (m->cpu.icount < now) {
+        while (m->cpu.icount < end) {
             enum run_result r;
             int w = step_watched(s, &r);
-            /* a hit is the state right after the writing instruction (icount k+1 for the
-             * write by instruction k): the write is in the past when k < now */
-            if (w >= 0 && m->cpu.icount <= now) {
-                last = m->cpu.icount;
-                last_watch = w;
+            /* a write by instruction k is seen at icount k+1; it is in the past if k < end */
+            if (w >= 0 && m->cpu.icount <= end) {
+                last = m->cpu.icount - 1;
+                *watch_idx = w;
             }
             if (r == RUN_BREAKPOINT) {
-                if (m->cpu.icount < now) {
+                if (m->cpu.icount < end) {
                     last = m->cpu.icount;
-                    last_watch = -1;
+                    *watch_idx = -1;
                 }
                 m->bp_skip_eip = m->cpu.eip;
                 m->bp_skip_icount = m->cpu.icount;
@@ -306,41 +371,45 @@ static int reverse_continue(struct session *s) {
             }
             if (r != RUN_ICOUNT_LIMIT) break;
         }
-        if (last != UINT64_MAX) {
-            /* going backwards, a write is met before it happens: stop on the writing
-             * instruction, with memory as it was before it (as rr and gdb expect) */
-            if (go_to(s, last_watch >= 0 ? last - 1 : last) != 0) return -1;
-            if (last_watch >= 0) {
+        return last;
+    }
+    for (;;) {
+        m->icount_limit = end;
+        enum run_result r = machine_run(m);
+        m->icount_limit = 0;
+        if (r != RUN_BREAKPOINT || m->cpu.icount >= end) break;
+        last = m->cpu.icount;
+        m->bp_skip_eip = m->cpu.eip;
+        m->bp_skip_icount = m->cpu.icount;
+    }
+    return last;
+}
+
+/* The last breakpoint or watchpoint hit before now: each checkpoint interval, latest first,
+ * is re-executed until one holds a hit (as rr does). */
+static int reverse_continue(struct session *s) {
+    uint64_t end = s->m->cpu.icount;
+    int i = s->ncps - 1;
+    while (i > 0 && s->cps[i]->icount >= end)
+        i--;
+    for (; (s->nbps || s->nwatch) && i >= 0; i--) {
+        int w;
+        uint64_t hit = scan_interval(s, i, end, &w);
+        if (hit != UINT64_MAX) {
+            if (go_to(s, hit) != 0) return -1;
+            if (w >= 0) {
                 char why[64];
-                snprintf(why, sizeof why, "watch:%x;", s->watch[last_watch].addr);
+                snprintf(why, sizeof why, "watch:%x;", s->watch[w].addr);
                 send_stop(s, why);
             } else {
                 send_stop(s, "swbreak:;");
             }
             return 0;
         }
-        if (restart(s) != 0) return -1;
-        send_stop(s, "replaylog:begin;");
-        return 0;
+        end = s->cps[i]->icount;
     }
-    if (s->nbps) {
-        for (;;) {
-            m->icount_limit = now;
-            enum run_result r = machine_run(m);
-            m->icount_limit = 0;
-            if (r != RUN_BREAKPOINT || m->cpu.icount >= now) break;
-            last = m->cpu.icount;
-            m->bp_skip_eip = m->cpu.eip;
-            m->bp_skip_icount = m->cpu.icount;
-        }
-    }
-    if (last == UINT64_MAX) {
-        if (restart(s) != 0) return -1;
-        send_stop(s, "replaylog:begin;");
-        return 0;
-    }
-    if (go_to(s, last) != 0) return -1;
-    send_stop(s, "swbreak:;");
+    if (cp_restore_before(s, 0) != 0) return -1;
+    send_stop(s, "replaylog:begin;");
     return 0;
 }
 
@@ -377,8 +446,12 @@ static void handle_monitor(struct session *s, const char *hexcmd) {
                  s->path, s->m->cpu.icount, s->m->cpu.eip, s->m->cpu.cpl,
                  s->at_end ? ", at the end of the trace" : "");
     } else if (!strcmp(cmd, "checkpoint")) {
+        cp_add(s);
         snprintf(text, sizeof text,
-                 "checkpoints are not kept yet: reverse execution re-executes from icount 0\n");
+                 "%d checkpoints (%zu KiB; every %llu instructions automatically), latest at "
+                 "icount %" PRIu64 "\n",
+                 s->ncps, s->cp_bytes >> 10, (unsigned long long)CP_INTERVAL,
+                 s->ncps ? s->cps[s->ncps - 1]->icount : 0);
     } else {
         snprintf(text, sizeof text,
                  "rrvm monitor commands: when | goto ICOUNT | info | checkpoint | help\n");
@@ -622,6 +695,8 @@ int gdbstub_serve_replay(const char *path, int port, int in_fd, int out_fd, char
     }
     int rc = serve(s);
     rsp_close(&s->rsp);
+    for (int i = 0; i < s->ncps; i++)
+        checkpoint_free(s->cps[i]);
     if (s->m) {
         replay_close(s->m);
         machine_destroy(s->m);

@@ -13,7 +13,8 @@
 
 struct replayer {
     struct trace_reader *r;
-    Rrvm__Event *next; /* owned by the reader until the next read */
+    struct trace_pos next_pos; /* where the peeked event was read from */
+    Rrvm__Event *next;         /* owned by the reader until the next read */
     bool have_next, eof, diverged, ended;
     char end_reason[64];
     int end_status;
@@ -47,6 +48,7 @@ static void peek(struct machine *m) {
     struct replayer *p = m->rep;
     if (p->have_next || p->eof) return;
     char err[200];
+    trace_reader_tell(p->r, &p->next_pos);
     int k = trace_reader_next(p->r, &p->next, err, sizeof err);
     if (k == 1) {
         p->have_next = true;
@@ -244,4 +246,18 @@ uint64_t replay_end_digest(const struct machine *m) {
 }
 uint64_t replay_end_icount(const struct machine *m) {
     return m->rep->end_icount;
+}
+
+void replay_save(const struct machine *m, struct replay_pos *pos) {
+    const struct replayer *p = m->rep;
+    if (p->have_next)
+        pos->at = p->next_pos;
+    else
+        trace_reader_tell(p->r, &pos->at);
+}
+
+int replay_restore(struct machine *m, const struct replay_pos *pos, char *err, size_t errlen) {
+    struct replayer *p = m->rep;
+    p->have_next = p->eof = p->diverged = p->ended = false;
+    return trace_reader_seek(p->r, &pos->at, err, errlen);
 }

@@ -38,4 +38,12 @@ int replay_end_status(const struct machine *m);
 uint64_t replay_end_digest(const struct machine *m);
 uint64_t replay_end_icount(const struct machine *m);
 
+/* The journal position of the next event, for checkpoints, and going back to it. */
+#include "formats/trace_file.h"
+struct replay_pos {
+    struct trace_pos at;
+};
+void replay_save(const struct machine *m, struct replay_pos *pos);
+int replay_restore(struct machine *m, const struct replay_pos *pos, char *err, size_t errlen);
+
 #endif
