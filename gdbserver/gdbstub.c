@@ -12,6 +12,8 @@
 #include "hv/machine.h"
 #include "replay/checkpoint.h"
 #include "replay/replayer.h"
+#include "translate/decode.h"
+#include "translate/helpers.h"
 #include "translate/tc.h"
 
 /* Slice of a forward run between checks for Ctrl-C from gdb. */
@@ -28,6 +30,7 @@ struct session {
     bool at_end; /* the replay has reached the end of the trace */
     struct {
         uint32_t addr, len;
+        int type; /* 2 write, 3 read, 4 access (the Z packet's type) */
     } watch[4];
     int nwatch;
     uint32_t watch_hit; /* data address of the last watchpoint that fired */
@@ -130,18 +133,61 @@ static void set_single_step_blocks(struct session *s) {
 }
 
 /* One instruction; returns the index of a watchpoint whose bytes changed, or -1. */
+/* Which read/access watchpoints the instruction at eip touches, from its decoded memory
+ * operands (explicit and implicit), read without disturbing the guest (no A/D bits). */
+static unsigned accessed_watches(struct session *s) {
+    unsigned hits = 0;
+    bool any = false;
+    for (int i = 0; i < s->nwatch; i++)
+        any |= s->watch[i].type != 2;
+    if (!any) return 0;
+    struct machine *m = s->m;
+    uint8_t bytes[15];
+    unsigned n = 0;
+    for (; n < sizeof bytes; n++) {
+        uint32_t pa;
+        if (mmu_translate(m, m->cpu.eip + n, false, false, false, &pa) != MMU_OK) break;
+        bytes[n] = m->ram[pa];
+    }
+    struct insn in;
+    if (n == 0 || insn_decode(&in, bytes, n, m->cpu.eip) != 0) return 0;
+    for (int k = 0; k < in.zi.operand_count; k++) {
+        const ZydisDecodedOperand *o = &in.op[k];
+        if (o->type != ZYDIS_OPERAND_TYPE_MEMORY || o->mem.type != ZYDIS_MEMOP_TYPE_MEM) continue;
+        uint32_t a = helper_mem_ea(&m->cpu, &in, o), len = o->size / 8 ? o->size / 8 : 1;
+        bool rd = (o->actions & ZYDIS_OPERAND_ACTION_MASK_READ) != 0;
+        for (int i = 0; i < s->nwatch; i++) {
+            if (s->watch[i].type == 2) continue;
+            bool overlap = a < s->watch[i].addr + s->watch[i].len && s->watch[i].addr < a + len;
+            if (overlap && (s->watch[i].type == 4 || rd)) hits |= 1u << i;
+        }
+    }
+    return hits;
+}
+
+/* One instruction; returns the index of a watchpoint it triggered, or -1. */
 static int step_watched(struct session *s, enum run_result *r) {
     uint8_t before[4][16], after[16];
     for (int i = 0; i < s->nwatch; i++)
         read_watched(s, i, before[i]);
-    s->m->icount_limit = s->m->cpu.icount + 1;
+    unsigned touched = accessed_watches(s);
+    uint64_t ic = s->m->cpu.icount;
+    s->m->icount_limit = ic + 1;
     *r = machine_run(s->m);
     s->m->icount_limit = 0;
+    if (s->m->cpu.icount != ic + 1) touched = 0; /* it did not retire (fault, interrupt) */
     for (int i = 0; i < s->nwatch; i++) {
-        read_watched(s, i, after);
-        if (memcmp(before[i], after, s->watch[i].len) != 0) return i;
+        if ((touched >> i) & 1) return i;
+        if (s->watch[i].type == 2) {
+            read_watched(s, i, after);
+            if (memcmp(before[i], after, s->watch[i].len) != 0) return i;
+        }
     }
     return -1;
+}
+
+static const char *watch_kind(int type) {
+    return type == 3 ? "rwatch" : type == 4 ? "awatch" : "watch";
 }
 
 static const char TARGET_XML[] =
@@ -306,7 +352,7 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
             int w = step_watched(s, &r);
             if (w >= 0) {
                 s->watch_hit = s->watch[w].addr;
-                snprintf(why, sizeof why, "watch:%x;", s->watch[w].addr);
+                snprintf(why, sizeof why, "%s:%x;", watch_kind(s->watch[w].type), s->watch[w].addr);
                 return why;
             }
             if (r == RUN_BREAKPOINT) return "swbreak:;";
@@ -399,7 +445,7 @@ static int reverse_continue(struct session *s) {
             if (go_to(s, hit) != 0) return -1;
             if (w >= 0) {
                 char why[64];
-                snprintf(why, sizeof why, "watch:%x;", s->watch[w].addr);
+                snprintf(why, sizeof why, "%s:%x;", watch_kind(s->watch[w].type), s->watch[w].addr);
                 send_stop(s, why);
             } else {
                 send_stop(s, "swbreak:;");
@@ -539,11 +585,13 @@ static int serve(struct session *s) {
                 break;
             }
             bool on = pkt[0] == 'Z';
-            if (type == 2) {
-                /* write watchpoint (read/access watchpoints: not supported yet) */
+            if (type >= 2 && type <= 4) {
+                /* write (value changes), read and access watchpoints */
                 int at = -1;
                 for (int i = 0; i < s->nwatch; i++)
-                    if (s->watch[i].addr == addr && s->watch[i].len == len) at = i;
+                    if (s->watch[i].addr == addr && s->watch[i].len == len &&
+                        s->watch[i].type == type)
+                        at = i;
                 if (on && at < 0) {
                     if (s->nwatch >= 4 || len == 0 || len > 16) {
                         rsp_send(&s->rsp, "E01");
@@ -551,6 +599,7 @@ static int serve(struct session *s) {
                     }
                     s->watch[s->nwatch].addr = addr;
                     s->watch[s->nwatch].len = len;
+                    s->watch[s->nwatch].type = type;
                     s->nwatch++;
                 } else if (!on && at >= 0) {
                     s->watch[at] = s->watch[--s->nwatch];

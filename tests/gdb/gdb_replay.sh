@@ -120,8 +120,28 @@ check "forward value" "forward total 381" "$tmp/d.out"
 check "reverse watch finds the last writer" "^23[[:space:]]+total = sum;" "$tmp/d.out"
 check "reverse watch value before the write" "reverse total 223" "$tmp/d.out"
 check "second reverse watch" "reverse2 total 107" "$tmp/d.out"
+# 5: read and access watchpoints, forward and backward
+cat >"$tmp/e.gdb" <<'G'
+break walk
+continue
+rwatch pool[2].weight
+continue
+printf "rwatch stop at %x\n", $pc
+delete
+awatch total
+continue
+continue
+reverse-continue
+printf "awatch reverse at %x\n", $pc
+G
+run_gdb "$tmp/e.gdb" "$tmp/e.out"
+check "read watchpoint" "Hardware read watchpoint 2: pool\[2\].weight" "$tmp/e.out"
+check "read watchpoint value" "Value = 98" "$tmp/e.out"
+check "read watchpoint reported after the reading instruction" "rwatch stop at 100695" "$tmp/e.out"
+check "access watchpoint" "Hardware access \(read/write\) watchpoint 3: total" "$tmp/e.out"
+check "access watchpoint backwards" "awatch reverse at 1006a1" "$tmp/e.out"
 if [ $fail != 0 ]; then
-  echo "--- gdb transcripts"; cat "$tmp/a.out" "$tmp/c.out" "$tmp/d.out" | tail -n 80
+  echo "--- gdb transcripts"; cat "$tmp/a.out" "$tmp/c.out" "$tmp/d.out" "$tmp/e.out" | tail -n 90
   exit 1
 fi
 echo "PASS: gdb forward and reverse debugging of a replay"
