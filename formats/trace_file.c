@@ -511,6 +511,7 @@ int trace_reader_stats(struct trace_reader *r, struct trace_stats *st, char *err
             if (g == 0) break;
             st->events++;
             if ((unsigned)ev->kind_case < 8) st->by_kind[ev->kind_case]++;
+            if (ev->kind_case == RRVM__EVENT__KIND_END) st->host_seconds = ev->end->host_seconds;
         }
     }
     st->truncated = r->truncated;

@@ -32,6 +32,7 @@ struct trace_stats {
     uint64_t file_bytes, raw_event_bytes, compressed_event_bytes, ram_bytes, ram_file_bytes;
     uint64_t by_kind[8]; /* indexed by Rrvm__Event__KindCase */
     bool truncated;      /* no index/footer: the writer did not finish */
+    double host_seconds; /* from the end event (0 if truncated) */
 };
 
 /* Opens a trace: header, initial state and RAM are read and checked. */

@@ -35,6 +35,7 @@ struct session {
     int nwatch;
     uint32_t watch_hit; /* data address of the last watchpoint that fired */
     bool killed;        /* gdb sent k or vKill */
+    bool phys;          /* monitor phys on: m/M addresses are guest-physical */
     /* replay checkpoints, in icount order; the first is icount 0 */
     struct checkpoint *cps[256];
     int ncps;
@@ -233,9 +234,15 @@ static const char TARGET_XML[] =
     "<reg name=\"cr3\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
     "<reg name=\"cr4\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
     "<reg name=\"icount\" bitsize=\"64\" type=\"uint64\" group=\"system\"/>"
+    "<reg name=\"gdtr_base\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"gdtr_limit\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"idtr_base\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"idtr_limit\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"tr\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
+    "<reg name=\"ldtr\" bitsize=\"32\" type=\"int32\" group=\"system\"/>"
     "</feature></target>";
 
-#define NREGS 37
+#define NREGS 43
 
 static void hex_bytes(char *out, const void *data, size_t n) {
     const uint8_t *p = data;
@@ -274,9 +281,13 @@ static size_t reg_bytes(struct session *s, int n, uint8_t *out) {
     } else if (n < 36) {
         static const int crs[] = {0, 2, 3, 4};
         v = c->cr[crs[n - 32]];
-    } else {
+    } else if (n == 36) {
         memcpy(out, &c->icount, 8);
         return 8;
+    } else {
+        uint32_t sys[6] = {c->gdtr.base,  c->gdtr.limit, c->idtr.base,
+                           c->idtr.limit, c->tr.sel,     c->ldtr.sel};
+        v = n - 37 < 6 ? sys[n - 37] : 0;
     }
     memcpy(out, &v, 4);
     return 4;
@@ -491,6 +502,10 @@ static void handle_monitor(struct session *s, const char *hexcmd) {
         snprintf(text, sizeof text, "replaying %.200s: icount %" PRIu64 ", eip 0x%08x, cpl %u%s\n",
                  s->path, s->m->cpu.icount, s->m->cpu.eip, s->m->cpu.cpl,
                  s->at_end ? ", at the end of the trace" : "");
+    } else if (!strcmp(cmd, "phys on") || !strcmp(cmd, "phys off")) {
+        s->phys = cmd[6] == 'n';
+        snprintf(text, sizeof text, "memory addresses are now %s\n",
+                 s->phys ? "guest-physical" : "guest-virtual (through the page tables)");
     } else if (!strcmp(cmd, "checkpoint")) {
         cp_add(s);
         snprintf(text, sizeof text,
@@ -500,7 +515,8 @@ static void handle_monitor(struct session *s, const char *hexcmd) {
                  s->ncps ? s->cps[s->ncps - 1]->icount : 0);
     } else {
         snprintf(text, sizeof text,
-                 "rrvm monitor commands: when | goto ICOUNT | info | checkpoint | help\n");
+                 "rrvm monitor commands: when | goto ICOUNT | info | checkpoint | phys on|off | "
+                 "help\n");
     }
     monitor_reply(s, text);
     rsp_send(&s->rsp, "OK");
@@ -515,9 +531,11 @@ static void read_memory(struct session *s, const char *args) {
     static char out[RSP_MAX_PACKET];
     size_t n = 0;
     for (uint32_t i = 0; i < len; i++) {
-        uint32_t pa;
+        uint32_t pa = addr + i;
         /* a debugger look does not set accessed bits */
-        if (mmu_translate(s->m, addr + i, false, false, false, &pa) != MMU_OK) break;
+        if (s->phys ? pa >= s->m->ram_size
+                    : mmu_translate(s->m, addr + i, false, false, false, &pa) != MMU_OK)
+            break;
         sprintf(out + 2 * n, "%02x", s->m->ram[pa]);
         n++;
     }
@@ -568,11 +586,65 @@ static int serve(struct session *s) {
             break;
         }
         case 'G':
+        case 'X': rsp_send(&s->rsp, s->path ? "E01" : ""); break;
         case 'P':
+            if (s->path || s->m->rec) {
+                /* a replay follows the recording, and a recording must stay replayable:
+                 * changing the guest's state from outside would only diverge */
+                rsp_send(&s->rsp, "E01");
+            } else {
+                unsigned r;
+                char *eq = strchr(pkt, '=');
+                if (!eq || sscanf(pkt + 1, "%x", &r) != 1 || r > 15 || strlen(eq + 1) < 8) {
+                    rsp_send(&s->rsp, "E01");
+                    break;
+                }
+                uint32_t v = 0;
+                for (int b = 0; b < 4; b++) {
+                    unsigned byte;
+                    sscanf(eq + 1 + 2 * b, "%2x", &byte);
+                    v |= byte << (8 * b);
+                }
+                struct cpu *c = &s->m->cpu;
+                if (r < 8)
+                    c->gpr[r] = v;
+                else if (r == 8)
+                    c->eip = v;
+                else if (r == 9)
+                    cpu_set_eflags(c, v);
+                else {
+                    rsp_send(&s->rsp, "E01"); /* segment registers: not by gdb */
+                    break;
+                }
+                rsp_send(&s->rsp, "OK");
+            }
+            break;
         case 'M':
-        case 'X':
-            /* a replay follows the recording: changing its state would only diverge */
-            rsp_send(&s->rsp, "E01");
+            if (s->path || s->m->rec) {
+                rsp_send(&s->rsp, "E01");
+            } else {
+                uint32_t addr, len;
+                char *colon = strchr(pkt, ':');
+                if (!colon || sscanf(pkt + 1, "%x,%x", &addr, &len) != 2 ||
+                    strlen(colon + 1) < 2 * (size_t)len) {
+                    rsp_send(&s->rsp, "E01");
+                    break;
+                }
+                bool ok = true;
+                for (uint32_t i = 0; i < len && ok; i++) {
+                    unsigned byte;
+                    sscanf(colon + 1 + 2 * i, "%2x", &byte);
+                    uint32_t pa = addr + i;
+                    if (s->phys ? pa >= s->m->ram_size
+                                : mmu_translate(s->m, addr + i, false, false, false, &pa) != MMU_OK)
+                        ok = false;
+                    else {
+                        uint8_t b = (uint8_t)byte;
+                        guest_phys_write(s->m, pa, &b, 1); /* keeps translated code coherent */
+                    }
+                }
+                rsp_send(&s->rsp, ok ? "OK" : "E14");
+            }
             break;
         case 'm': read_memory(s, pkt + 1); break;
         case 'Z':

@@ -16,6 +16,8 @@
 struct recorder {
     struct trace_writer *w;
     bool failed;
+    uint64_t ndigests;
+    struct timespec t0;
 };
 
 uint64_t machine_regs_digest(const struct machine *m) {
@@ -146,6 +148,7 @@ struct recorder *recorder_start(struct machine *m, const char *path, const struc
         free(r);
         return NULL;
     }
+    clock_gettime(CLOCK_MONOTONIC, &r->t0);
     m->rec = r;
     return r;
 }
@@ -205,6 +208,11 @@ void journal_digest(struct machine *m) {
     Rrvm__Event ev = RRVM__EVENT__INIT;
     Rrvm__Digest p = RRVM__DIGEST__INIT;
     p.regs = machine_regs_digest(m);
+    /* now and then RAM too: a divergence in memory is caught near where it happens */
+    if (++m->rec->ndigests % 100 == 0) {
+        p.has_ram = true;
+        p.ram = machine_full_digest(m);
+    }
     ev.kind_case = RRVM__EVENT__KIND_DIGEST;
     ev.digest = &p;
     append(m, &ev);
@@ -223,6 +231,10 @@ int recorder_finish(struct machine *m, const char *reason, int exit_status, char
     p.reason = (char *)reason;
     p.exit_status = exit_status;
     p.digest = machine_full_digest(m);
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    p.host_seconds =
+        (double)(t1.tv_sec - r->t0.tv_sec) + (double)(t1.tv_nsec - r->t0.tv_nsec) / 1e9;
     ev.kind_case = RRVM__EVENT__KIND_END;
     ev.end = &p;
     append(m, &ev);

@@ -202,6 +202,10 @@ int replay_due_interrupt(struct machine *m) {
                         "mismatch");
                 return -1;
             }
+            if (e->digest->has_ram && e->digest->ram != machine_full_digest(m)) {
+                diverge(m, "memory differs from the recording's (%s digest %s)", "RAM", "mismatch");
+                return -1;
+            }
             consume(p);
             continue;
         case RRVM__EVENT__KIND_END:

@@ -795,6 +795,9 @@ static int cmd_trace(int argc, char **argv) {
                (unsigned long long)h->symbols_size, h->symbols_zstd.len);
     printf("machine:          %u MiB RAM, clock %s\n", h->ram_mb, h->clock);
     printf("instructions:     %llu\n", (unsigned long long)st.last_icount);
+    if (!st.truncated)
+        printf("recorded for:     %.3f s of host time (%.0f instructions/s)\n", st.host_seconds,
+               st.host_seconds > 0 ? (double)st.last_icount / st.host_seconds : 0.0);
     printf("events:           %llu in %llu chunks\n", (unsigned long long)st.events,
            (unsigned long long)st.chunks);
     for (int k = 2; k < 8; k++)

@@ -14,7 +14,8 @@ session() { # session MODE...
   local pid=$!
   for _ in $(seq 50); do grep -q "waiting for gdb" "$tmp/rrvm.err" && break; sleep 0.1; done
   timeout 60 gdb -q -batch -nx -ex "set confirm off" -ex "target remote 127.0.0.1:$port" \
-    -ex "break score" -ex "continue" -ex "bt 2" -ex "print *n" -ex "delete" -ex "continue" \
+    -ex "break score" -ex "continue" -ex "bt 2" -ex "print *n" -ex "set var total = 4242" \
+    -ex "print total" -ex "set \$edi = 0x1234" -ex "print/x \$edi" -ex "delete" -ex "continue" \
     "$kernel" >"$tmp/gdb.out" 2>&1
   wait $pid
   echo $? >"$tmp/status"
@@ -25,10 +26,14 @@ cat "$tmp/gdb.out"
 grep -q "Breakpoint 1, score" "$tmp/gdb.out" || { echo "FAIL: live breakpoint"; fail=1; }
 grep -q "value = 1, weight = 100" "$tmp/gdb.out" || { echo "FAIL: live print"; fail=1; }
 grep -q "exited normally" "$tmp/gdb.out" || { echo "FAIL: live exit"; fail=1; }
+grep -q "= 4242" "$tmp/gdb.out" || { echo "FAIL: live memory write"; fail=1; }
+grep -q "= 0x1234" "$tmp/gdb.out" || { echo "FAIL: live register write"; fail=1; }
 grep -q "debugme: " "$tmp/guest.out" || { echo "FAIL: guest output"; fail=1; }
 [ "$(cat "$tmp/status")" = 1 ] || { echo "FAIL: rrvm status $(cat "$tmp/status")"; fail=1; }
 session record -o "$tmp/t.rrvm" -kernel "$kernel"
 grep -q "Breakpoint 1, score" "$tmp/gdb.out" || { echo "FAIL: record --gdb breakpoint"; fail=1; }
+# writes would make the recording unreplayable: refused while recording
+grep -q "= 4242" "$tmp/gdb.out" && { echo "FAIL: a memory write was accepted while recording"; fail=1; }
 "$rrvm" replay "$tmp/t.rrvm" </dev/null >"$tmp/rep.out" 2>"$tmp/rep.err"
 cat "$tmp/rep.err"
 cmp -s "$tmp/guest.out" "$tmp/rep.out" || { echo "FAIL: replay output differs"; fail=1; }

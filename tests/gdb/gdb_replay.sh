@@ -84,8 +84,10 @@ reverse-continue
 printf "reverse-continue at %u value %u\n", $icount, n->value
 reverse-finish
 bt 1
+info line *$pc
 next
 reverse-next
+info line *$pc
 monitor when
 delete
 monitor goto 1
@@ -96,7 +98,10 @@ run_gdb "$tmp/c.gdb" "$tmp/c.out"
 check "third hit" "third hit at [0-9]+ value 15" "$tmp/c.out"
 check "reverse-continue to the previous hit" "reverse-continue at [0-9]+ value 8" "$tmp/c.out"
 check "reverse-finish back in the caller" "^#0 .* in walk \(head=" "$tmp/c.out"
-check "reverse-next" "^icount [0-9]+" "$tmp/c.out"
+# reverse-next goes back to the start of the line where next began
+lines=$(grep -oE '^Line [0-9]+ of' "$tmp/c.out" | tr '\n' ' ')
+set -- $lines
+if [ -n "${2:-}" ] && [ "$2" = "${5:-x}" ]; then echo "ok   reverse-next returns to line $2"; else echo "FAIL reverse-next: lines $lines"; fail=1; fi
 check "start of the history" "No more reverse-execution history" "$tmp/c.out"
 # 4: write watchpoints forward (old/new values) and backward (the last writer)
 cat >"$tmp/d.gdb" <<'G'
