@@ -262,6 +262,9 @@ static int emulate_msr(struct machine *m, bool write) {
             if (m->rec) journal_tsc(m, v);
         }
         break;
+    case 0x8b: /* IA32_BIOS_SIGN_ID: the microcode revision, 0 (writes latch nothing) */
+        if (!write) v = 0;
+        break;
     case MSR_SYSENTER_CS:
         if (write) c->sysenter_cs = (uint32_t)v;
         v = c->sysenter_cs;

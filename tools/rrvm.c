@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/loader_linux.h"
 #include "hv/loader_multiboot.h"
 #include <time.h>
 #include <zstd.h>
@@ -277,7 +278,10 @@ static struct machine *boot(const struct run_options *o) {
     m->serial_out = stdout;
     uart16550_init(&m->com1, stdout);
     err[0] = '\0';
-    if (multiboot_load(m, o->kernel, o->append, o->initrd, err, sizeof err) != 0) {
+    int lr = linux_is_bzimage(o->kernel)
+                 ? linux_load(m, o->kernel, o->append, o->initrd, err, sizeof err)
+                 : multiboot_load(m, o->kernel, o->append, o->initrd, err, sizeof err);
+    if (lr != 0) {
         machine_destroy(m);
         if (err[0] && strstr(err, o->kernel)) fail_with_text(NULL, err);
         fail_with_text(o->kernel, err);

@@ -110,6 +110,12 @@ static void emit_ops(struct emitter *e, ZydisMnemonic mn, int n, const ZydisEnco
     ZydisEncoderRequest r;
     memset(&r, 0, sizeof r);
     r.machine_mode = ZYDIS_MACHINE_MODE_LONG_64;
+    /* A CPU without BMI1/LZCNT ignores the F3 prefix of TZCNT/LZCNT and runs BSF/BSR (the
+     * encoding Linux uses for either): so does this i686 model. */
+    if (r.mnemonic == ZYDIS_MNEMONIC_TZCNT || r.mnemonic == ZYDIS_MNEMONIC_LZCNT) {
+        r.mnemonic = r.mnemonic == ZYDIS_MNEMONIC_TZCNT ? ZYDIS_MNEMONIC_BSF : ZYDIS_MNEMONIC_BSR;
+        r.prefixes &= ~(ZydisInstructionAttributes)ZYDIS_ATTRIB_HAS_REP;
+    }
     r.mnemonic = mn;
     r.operand_count = (ZyanU8)n;
     for (int i = 0; i < n; i++)
@@ -400,6 +406,8 @@ static enum tclass classify_form(const struct insn *in) {
     case ZYDIS_MNEMONIC_SHRD:
     case ZYDIS_MNEMONIC_BSF:
     case ZYDIS_MNEMONIC_BSR:
+    case ZYDIS_MNEMONIC_TZCNT: /* F3 0F BC/BD: BSF/BSR on this CPU (no BMI1/LZCNT) */
+    case ZYDIS_MNEMONIC_LZCNT:
     case ZYDIS_MNEMONIC_BSWAP:
     case ZYDIS_MNEMONIC_XCHG:
     case ZYDIS_MNEMONIC_XADD:
