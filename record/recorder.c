@@ -209,7 +209,7 @@ void journal_digest(struct machine *m) {
     Rrvm__Digest p = RRVM__DIGEST__INIT;
     p.regs = machine_regs_digest(m);
     /* now and then RAM too: a divergence in memory is caught near where it happens */
-    if (++m->rec->ndigests % 100 == 0) {
+    if (++m->rec->ndigests % 1000 == 0) {
         p.has_ram = true;
         p.ram = machine_full_digest(m);
     }

@@ -41,6 +41,18 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
 echo "rrvm linux bundle: init running on $(uname -r)"
+# bench/linux.sh: rrvm.bench=boot|cpu|fork runs a workload and ends the machine
+# (rrvm.end=reboot for emulators that exit on a reset rather than a halt)
+for arg in $(cat /proc/cmdline); do
+  case $arg in rrvm.bench=*) bench=${arg#rrvm.bench=} ;; rrvm.end=*) end=${arg#rrvm.end=} ;; esac
+done
+if [ -n "$bench" ]; then
+  case $bench in
+    cpu) i=0; s=0; while [ $i -lt 200000 ]; do s=$((s+i*i%7)); i=$((i+1)); done; echo "cpu $s" ;;
+    fork) i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done; echo "forked $i" ;;
+  esac
+  if [ "$end" = reboot ]; then reboot -f; else poweroff -f; fi
+fi
 exec setsid cttyhack sh
 INIT
 chmod +x root/init
