@@ -229,16 +229,9 @@ int iret(struct machine *m, unsigned opsize) {
         return -1;
     }
     unsigned rpl = sel & 3;
-    if ((sel & 0xfffc) == 0) return fault(m, VEC_GP, 0);
-    if (rpl < c->cpl) return fault(m, VEC_GP, sel & 0xfffc);
     struct descriptor d;
-    e = desc_read(m, sel, &d);
+    e = return_cs_check(m, sel, &d);
     if (e) return e;
-    unsigned type = d.attr & DA_TYPE;
-    if (!(d.attr & DA_S) || !(type & DT_CODE)) return fault(m, VEC_GP, sel & 0xfffc);
-    if ((type & DT_CONFORMING) ? DA_DPL(d.attr) > rpl : DA_DPL(d.attr) != rpl)
-        return fault(m, VEC_GP, sel & 0xfffc);
-    if (!(d.attr & DA_P)) return fault(m, VEC_NP, sel & 0xfffc);
     /* EFLAGS bits IRET may change (SDM Vol. 2A IRET, protected mode): IOPL only at CPL 0,
      * IF only when CPL <= IOPL. */
     uint32_t mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_RF | FL_AC | FL_ID;
@@ -254,13 +247,8 @@ int iret(struct machine *m, unsigned opsize) {
         if (e) return e;
         uint16_t ss = (uint16_t)f[4];
         struct descriptor ssd;
-        if ((ss & 0xfffc) == 0) return fault(m, VEC_GP, 0);
-        e = desc_read(m, ss, &ssd);
+        e = return_ss_check(m, ss, rpl, &ssd);
         if (e) return e;
-        if ((ss & 3) != rpl || DA_DPL(ssd.attr) != rpl || !(ssd.attr & DA_S) ||
-            (ssd.attr & DT_CODE) || !(ssd.attr & DT_WRITABLE))
-            return fault(m, VEC_GP, ss & 0xfffc);
-        if (!(ssd.attr & DA_P)) return fault(m, VEC_SS, ss & 0xfffc);
         segment_load_cs(m, sel, &d, rpl);
         segment_set_ss(m, ss, &ssd);
         c->gpr[R_ESP] = f[3];

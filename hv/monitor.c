@@ -134,6 +134,22 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
 
 /* A host fault inside a CCF, with the guest state already precise at cpu.eip. */
 static int handle_fault_once(struct machine *m, enum emu_stop *stop);
+static int handle_fault(struct machine *m, enum emu_stop *stop);
+
+/* Runs the instruction at cpu.eip alone, from a one-shot translation (which does not
+ * write-protect its page); a further fault or the callout it ends in is handled here. */
+static int run_one_instruction(struct machine *m, enum emu_stop *stop) {
+    struct ccf *c = translate_block(m, m->cpu.eip, true);
+    if (!c) return m->fetch_fault ? m->fetch_fault : -1;
+    uint32_t r = run_ccf(m, c, c->ninsns ? 1 : 0);
+    if (r == EXIT_FAULT) return handle_fault(m, stop);
+    if (r == EXIT_EMULATE) {
+        int er = emulate_insn(m, stop);
+        if (er == 0 && *stop != EMU_COUNTED) m->cpu.icount++;
+        return er;
+    }
+    return 0;
+}
 
 /* One-shot re-executions can fault again (a store into code that also touches an
  * unassigned page, ...); a bounded depth turns a monitor bug into a message, not a stack
@@ -190,18 +206,8 @@ static int handle_fault_once(struct machine *m, enum emu_stop *stop) {
              * translated from the new bytes. */
             tc_invalidate_page(m, ppn);
             m->stats.exits[EXIT_SMC]++;
-            struct ccf *c = translate_block(m, cpu->eip, true);
-            if (!c) return -1;
-            int64_t budget = c->ninsns ? 1 : 0;
-            if (m->icount_limit && cpu->icount >= m->icount_limit && budget) return 0;
-            uint32_t r = run_ccf(m, c, budget);
-            if (r == EXIT_FAULT) return handle_fault(m, stop);
-            if (r == EXIT_EMULATE) {
-                int er = emulate_insn(m, stop);
-                if (er == 0 && *stop != EMU_COUNTED) cpu->icount++;
-                return er;
-            }
-            return 0;
+            if (m->icount_limit && cpu->icount >= m->icount_limit) return 0;
+            return run_one_instruction(m, stop);
         }
         m->stats.tlb_misses++;
         return 0;
@@ -227,20 +233,10 @@ slow:;
     }
     /* No helper: run the instruction once, translated, with that page backed by a scratch
      * frame of all ones whose writes are thrown away afterwards. */
-    struct ccf *c = translate_block(m, cpu->eip, true);
-    if (!c) return m->fetch_fault ? m->fetch_fault : -1;
-    mmu_map_scratch(m, ea, (enum mmu_view)view);
-    int64_t budget = c->ninsns ? 1 : 0;
-    uint32_t r = run_ccf(m, c, budget);
-    int res = 0;
     /* the scratch page stays mapped while a second fault of the same instruction (the
      * other half of a page-crossing access) is handled */
-    if (r == EXIT_FAULT) {
-        res = handle_fault(m, stop);
-    } else if (r == EXIT_EMULATE) {
-        res = emulate_insn(m, stop);
-        if (res == 0 && *stop != EMU_COUNTED) cpu->icount++;
-    }
+    mmu_map_scratch(m, ea, (enum mmu_view)view);
+    int res = run_one_instruction(m, stop);
     mmu_unmap_scratch(m, ea, (enum mmu_view)view);
     return res;
 }

@@ -334,6 +334,35 @@ int far_call(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip, u
     return 0;
 }
 
+/* The code segment a far RET or IRET returns to (SDM Vol. 2B RET, IRET): not null, RPL >=
+ * CPL, code, DPL = RPL (<= RPL if conforming), present. */
+int return_cs_check(struct machine *m, uint16_t sel, struct descriptor *d) {
+    unsigned rpl = sel & 3;
+    if ((sel & 0xfffc) == 0) return fault(m, VEC_GP, 0);
+    if (rpl < m->cpu.cpl) return fault(m, VEC_GP, sel & 0xfffc);
+    int e = desc_read(m, sel, d);
+    if (e) return e;
+    unsigned type = d->attr & DA_TYPE;
+    if (!(d->attr & DA_S) || !(type & DT_CODE)) return fault(m, VEC_GP, sel & 0xfffc);
+    if ((type & DT_CONFORMING) ? DA_DPL(d->attr) > rpl : DA_DPL(d->attr) != rpl)
+        return fault(m, VEC_GP, sel & 0xfffc);
+    if (!(d->attr & DA_P)) return fault(m, VEC_NP, sel & 0xfffc);
+    return 0;
+}
+
+/* The stack segment of a return to the outer level rpl: a writable data segment with
+ * RPL = DPL = rpl, present (#SS otherwise). */
+int return_ss_check(struct machine *m, uint16_t ss, unsigned rpl, struct descriptor *d) {
+    if ((ss & 0xfffc) == 0) return fault(m, VEC_GP, 0);
+    int e = desc_read(m, ss, d);
+    if (e) return e;
+    if ((ss & 3) != rpl || DA_DPL(d->attr) != rpl || !(d->attr & DA_S) || (d->attr & DT_CODE) ||
+        !(d->attr & DT_WRITABLE))
+        return fault(m, VEC_GP, ss & 0xfffc);
+    if (!(d->attr & DA_P)) return fault(m, VEC_SS, ss & 0xfffc);
+    return 0;
+}
+
 int far_ret(struct machine *m, uint16_t pop_bytes, unsigned opsize) {
     struct cpu *c = &m->cpu;
     uint32_t sp = c->gpr[R_ESP], eip, cs;
@@ -342,16 +371,9 @@ int far_ret(struct machine *m, uint16_t pop_bytes, unsigned opsize) {
     if (e) return e;
     uint16_t sel = (uint16_t)cs;
     unsigned rpl = sel & 3;
-    if ((sel & 0xfffc) == 0) return fault(m, VEC_GP, 0);
-    if (rpl < c->cpl) return fault(m, VEC_GP, sel & 0xfffc);
     struct descriptor d;
-    e = desc_read(m, sel, &d);
+    e = return_cs_check(m, sel, &d);
     if (e) return e;
-    unsigned type = d.attr & DA_TYPE;
-    if (!(d.attr & DA_S) || !(type & DT_CODE)) return fault(m, VEC_GP, sel & 0xfffc);
-    if ((type & DT_CONFORMING) ? DA_DPL(d.attr) > rpl : DA_DPL(d.attr) != rpl)
-        return fault(m, VEC_GP, sel & 0xfffc);
-    if (!(d.attr & DA_P)) return fault(m, VEC_NP, sel & 0xfffc);
     sp += pop_bytes;
     if (rpl == c->cpl) {
         segment_load_cs(m, sel, &d, rpl);
@@ -366,13 +388,8 @@ int far_ret(struct machine *m, uint16_t pop_bytes, unsigned opsize) {
     if (e) return e;
     struct descriptor ssd;
     uint16_t ss = (uint16_t)nss;
-    if ((ss & 0xfffc) == 0) return fault(m, VEC_GP, 0);
-    e = desc_read(m, ss, &ssd);
+    e = return_ss_check(m, ss, rpl, &ssd);
     if (e) return e;
-    if ((ss & 3) != rpl || DA_DPL(ssd.attr) != rpl || !(ssd.attr & DA_S) || (ssd.attr & DT_CODE) ||
-        !(ssd.attr & DT_WRITABLE))
-        return fault(m, VEC_GP, ss & 0xfffc);
-    if (!(ssd.attr & DA_P)) return fault(m, VEC_SS, ss & 0xfffc);
     segment_load_cs(m, sel, &d, rpl);
     segment_set_ss(m, ss, &ssd);
     c->gpr[R_ESP] = nesp + pop_bytes;

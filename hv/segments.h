@@ -66,6 +66,11 @@ int stack_switch_inner(struct machine *m, unsigned pl, uint16_t *ss, uint32_t *e
                        struct descriptor *ssd);
 void segment_set_ss(struct machine *m, uint16_t sel, const struct descriptor *d);
 
+/* Checks of a far RET/IRET: the code segment returned to, and the stack segment of a
+ * return to an outer level. 0 or vector + 1. */
+int return_cs_check(struct machine *m, uint16_t sel, struct descriptor *d);
+int return_ss_check(struct machine *m, uint16_t ss, unsigned rpl, struct descriptor *d);
+
 /* Far JMP, far CALL and far RET (RETF imm16) in protected mode, with call gates. */
 int far_jmp(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip);
 int far_call(struct machine *m, uint16_t sel, uint32_t off, uint32_t next_eip, unsigned opsize);
