@@ -27,11 +27,9 @@ struct session {
     uint32_t bps[64];
     int nbps;
     char err[400];
-    bool at_end; /* the replay has reached the end of the trace */
-    struct {
-        uint32_t addr, len;
-        int type; /* 2 write, 3 read, 4 access (the Z packet's type) */
-    } watch[4];
+    bool at_end;                   /* the replay has reached the end of the trace */
+    struct machine_watch watch[4]; /* type 2 write, 3 read, 4 access (the Z packet's) */
+    uint8_t watch_val[4][16];      /* write watches: the bytes as last seen */
     int nwatch;
     uint32_t watch_hit; /* data address of the last watchpoint that fired */
     bool killed;        /* gdb sent k or vKill */
@@ -98,6 +96,7 @@ static int cp_restore_before(struct session *s, uint64_t target) {
 static void advance(struct session *s, uint64_t target) {
     struct machine *m = s->m;
     m->bp_off = true;
+    machine_suspend_watches(m, true);
     while (m->cpu.icount < target) {
         uint64_t boundary = (m->cpu.icount / CP_INTERVAL + 1) * CP_INTERVAL;
         m->icount_limit = target < boundary ? target : boundary;
@@ -110,11 +109,15 @@ static void advance(struct session *s, uint64_t target) {
         if (m->cpu.icount == boundary) cp_add(s);
     }
     m->bp_off = false;
+    machine_suspend_watches(m, false);
 }
 
-/* Write watchpoints compare the watched bytes around every instruction, run one at a time
- * (single-instruction translations, cached): a change after an instruction is a hit. */
-static bool read_watched(struct session *s, int i, uint8_t *buf) {
+/* Watchpoints: their pages are inaccessible to translated code (hv/machine.h), so only
+ * instructions touching those pages stop; each such instruction is run alone here and
+ * judged, write watches by comparing the watched bytes (a write that leaves the value
+ * unchanged is not reported, as gdb would ignore it), read and access watches from the
+ * instruction's decoded memory operands. */
+static void read_watched(struct session *s, int i, uint8_t *buf) {
     for (uint32_t k = 0; k < s->watch[i].len; k++) {
         uint32_t pa;
         if (mmu_translate(s->m, s->watch[i].addr + k, false, false, false, &pa) != MMU_OK)
@@ -122,18 +125,20 @@ static bool read_watched(struct session *s, int i, uint8_t *buf) {
         else
             buf[k] = s->m->ram[pa];
     }
-    return true;
 }
 
-static void set_single_step_blocks(struct session *s) {
-    int want = s->nwatch ? 1 : 0;
-    if (s->m->max_block_insns != want) {
-        s->m->max_block_insns = want;
-        tc_flush(s->m);
-    }
+/* Hands the watch list to the machine and takes the bytes' present values. */
+static void sync_watches(struct session *s) {
+    machine_set_watches(s->m, s->watch, s->nwatch);
+    for (int i = 0; i < s->nwatch; i++)
+        read_watched(s, i, s->watch_val[i]);
 }
 
-/* One instruction; returns the index of a watchpoint whose bytes changed, or -1. */
+static void snapshot_watches(struct session *s) {
+    for (int i = 0; i < s->nwatch; i++)
+        read_watched(s, i, s->watch_val[i]);
+}
+
 /* Which read/access watchpoints the instruction at eip touches, from its decoded memory
  * operands (explicit and implicit), read without disturbing the guest (no A/D bits). */
 static unsigned accessed_watches(struct session *s) {
@@ -166,25 +171,48 @@ static unsigned accessed_watches(struct session *s) {
     return hits;
 }
 
-/* One instruction; returns the index of a watchpoint it triggered, or -1. */
-static int step_watched(struct session *s, enum run_result *r) {
-    uint8_t before[4][16], after[16];
-    for (int i = 0; i < s->nwatch; i++)
-        read_watched(s, i, before[i]);
+/* After machine_run returned RUN_WATCH: decides whether a watchpoint fired. Returns its
+ * index or -1; *r is how the instruction run alone ended (RUN_ICOUNT_LIMIT normally), and
+ * *before the icount at which the touching instruction or event began. */
+static int watch_event(struct session *s, enum run_result *r, uint64_t *before) {
+    struct machine *m = s->m;
+    int hit = -1;
+    uint8_t now[16];
+    *r = RUN_ICOUNT_LIMIT;
+    if (m->watch_touched) {
+        /* the monitor touched watched bytes for the guest (a helper, a callout, an event
+         * delivery): it is done, and the state is the one after it */
+        uint32_t t = m->watch_touched;
+        m->watch_touched = 0;
+        *before = m->watch_touched_icount;
+        for (int i = 0; i < s->nwatch && hit < 0; i++) {
+            if (!((t >> i) & 1)) continue;
+            read_watched(s, i, now);
+            if (s->watch[i].type != 2 || memcmp(now, s->watch_val[i], s->watch[i].len) != 0)
+                hit = i;
+        }
+        snapshot_watches(s);
+        return hit;
+    }
+    /* translated code was about to touch a watched page: run that instruction alone */
     unsigned touched = accessed_watches(s);
-    uint64_t ic = s->m->cpu.icount;
-    s->m->icount_limit = ic + 1;
-    *r = machine_run(s->m);
-    s->m->icount_limit = 0;
-    if (s->m->cpu.icount != ic + 1) touched = 0; /* it did not retire (fault, interrupt) */
-    for (int i = 0; i < s->nwatch; i++) {
-        if ((touched >> i) & 1) return i;
+    uint64_t ic = m->cpu.icount;
+    *before = ic;
+    machine_suspend_watches(m, true);
+    m->icount_limit = ic + 1;
+    *r = machine_run(m);
+    m->icount_limit = 0;
+    machine_suspend_watches(m, false);
+    if (m->cpu.icount != ic + 1) touched = 0; /* it did not retire (fault, interrupt) */
+    for (int i = 0; i < s->nwatch && hit < 0; i++) {
+        if ((touched >> i) & 1) hit = i;
         if (s->watch[i].type == 2) {
-            read_watched(s, i, after);
-            if (memcmp(before[i], after, s->watch[i].len) != 0) return i;
+            read_watched(s, i, now);
+            if (memcmp(s->watch_val[i], now, s->watch[i].len) != 0) hit = i;
         }
     }
-    return -1;
+    snapshot_watches(s);
+    return hit;
 }
 
 static const char *watch_kind(int type) {
@@ -327,8 +355,7 @@ static int restart(struct session *s) {
     s->m->serial_out = devnull;
     uart16550_init(&s->m->com1, devnull); /* output was shown when it first happened */
     apply_bps(s);
-    s->m->max_block_insns = -1;
-    set_single_step_blocks(s);
+    sync_watches(s);
     s->at_end = false;
     cp_add(s); /* icount 0 */
     return 0;
@@ -355,35 +382,26 @@ static const char *run_forward(struct session *s, uint64_t limit, bool check_int
     /* do not stop again at the breakpoint we are standing on */
     m->bp_skip_eip = m->cpu.eip;
     m->bp_skip_icount = m->cpu.icount;
-    if (s->nwatch) {
-        static char why[64];
-        uint64_t polls = 0;
-        for (;;) {
-            enum run_result r;
-            int w = step_watched(s, &r);
-            if (w >= 0) {
-                s->watch_hit = s->watch[w].addr;
-                snprintf(why, sizeof why, "%s:%x;", watch_kind(s->watch[w].type), s->watch[w].addr);
-                return why;
-            }
-            if (r == RUN_BREAKPOINT) return "swbreak:;";
-            if (r != RUN_ICOUNT_LIMIT) {
-                s->at_end = true;
-                s->last = r;
-                return end_reason(s);
-            }
-            if (limit && m->cpu.icount >= limit) return "";
-            if (check_interrupt && (++polls & 0xffff) == 0 && rsp_poll_interrupt(&s->rsp)) {
-                s->rsp.interrupt_pending = false;
-                return "sigint";
-            }
-        }
-    }
+    snapshot_watches(s);
     for (;;) {
         uint64_t slice = (m->cpu.icount / CP_INTERVAL + 1) * CP_INTERVAL;
         m->icount_limit = limit && limit < slice ? limit : slice;
         enum run_result r = machine_run(m);
         m->icount_limit = 0;
+        if (r == RUN_WATCH) {
+            uint64_t at;
+            int w = watch_event(s, &r, &at);
+            if (w >= 0) {
+                static char why[64];
+                s->watch_hit = s->watch[w].addr;
+                snprintf(why, sizeof why, "%s:%x;", watch_kind(s->watch[w].type), s->watch[w].addr);
+                return why;
+            }
+            if (r == RUN_ICOUNT_LIMIT || r == RUN_WATCH) {
+                if (limit && m->cpu.icount >= limit) return "";
+                continue;
+            }
+        }
         if (r == RUN_BREAKPOINT) return "swbreak:;";
         if (r == RUN_ICOUNT_LIMIT) {
             if (s->path && m->cpu.icount == slice) cp_add(s);
@@ -408,34 +426,27 @@ static uint64_t scan_interval(struct session *s, int i, uint64_t end, int *watch
     if (checkpoint_restore(m, s->cps[i], s->err, sizeof s->err) != 0) return UINT64_MAX;
     uint64_t last = UINT64_MAX;
     *watch_idx = -1;
-    if (s->nwatch) {
-        while (m->cpu.icount < end) {
-            enum run_result r;
-            int w = step_watched(s, &r);
-            /* a write by instruction k is seen at icount k+1; it is in the past if k < end */
-            if (w >= 0 && m->cpu.icount <= end) {
-                last = m->cpu.icount - 1;
-                *watch_idx = w;
-            }
-            if (r == RUN_BREAKPOINT) {
-                if (m->cpu.icount < end) {
-                    last = m->cpu.icount;
-                    *watch_idx = -1;
-                }
-                m->bp_skip_eip = m->cpu.eip;
-                m->bp_skip_icount = m->cpu.icount;
-                continue;
-            }
-            if (r != RUN_ICOUNT_LIMIT) break;
-        }
-        return last;
-    }
+    snapshot_watches(s);
     for (;;) {
         m->icount_limit = end;
         enum run_result r = machine_run(m);
         m->icount_limit = 0;
+        if (r == RUN_WATCH) {
+            uint64_t at;
+            int w = watch_event(s, &r, &at);
+            /* the touching instruction (or event) began at icount at: in the past if at < end */
+            if (w >= 0 && at < end) {
+                last = at;
+                *watch_idx = w;
+            }
+            if (r == RUN_ICOUNT_LIMIT || r == RUN_WATCH) {
+                if (m->cpu.icount >= end) break;
+                continue;
+            }
+        }
         if (r != RUN_BREAKPOINT || m->cpu.icount >= end) break;
         last = m->cpu.icount;
+        *watch_idx = -1;
         m->bp_skip_eip = m->cpu.eip;
         m->bp_skip_icount = m->cpu.icount;
     }
@@ -482,7 +493,7 @@ static void handle_monitor(struct session *s, const char *hexcmd) {
     char cmd[256];
     size_t n = 0;
     for (const char *p = hexcmd; p[0] && p[1] && n + 1 < sizeof cmd; p += 2) {
-        unsigned v;
+        unsigned v = '?';
         sscanf(p, "%2x", &v);
         cmd[n++] = (char)v;
     }
@@ -547,13 +558,28 @@ static void read_memory(struct session *s, const char *args) {
     rsp_send(&s->rsp, out);
 }
 
+/* How a gdb connection ended: an explicit detach or kill, or the connection dropping
+ * (gdb crashed or the network went), after which a TCP server waits for gdb again with
+ * the guest exactly where it was. */
+enum { SERVE_DETACHED = 0, SERVE_HUNG_UP = 2 };
+
+/* A new gdb starts with no breakpoints or watchpoints of its own inserted. */
+static void forget_gdb_state(struct session *s) {
+    for (int i = 0; i < s->nbps; i++)
+        machine_set_breakpoint(s->m, s->bps[i], false);
+    s->nbps = 0;
+    s->nwatch = 0;
+    sync_watches(s);
+    s->phys = false;
+}
+
 static int serve(struct session *s) {
     static char pkt[RSP_MAX_PACKET];
     static char out[RSP_MAX_PACKET];
     for (;;) {
         int n = rsp_recv(&s->rsp, pkt, sizeof pkt);
-        if (n == -1) return 0; /* gdb went away */
-        if (n == -2) {         /* Ctrl-C while stopped: report the stop again */
+        if (n == -1) return SERVE_HUNG_UP; /* gdb went away without a word */
+        if (n == -2) {                     /* Ctrl-C while stopped: report the stop again */
             s->rsp.interrupt_pending = false;
             rsp_send(&s->rsp, "T02thread:1;");
             continue;
@@ -676,7 +702,7 @@ static int serve(struct session *s) {
                 } else if (!on && at >= 0) {
                     s->watch[at] = s->watch[--s->nwatch];
                 }
-                set_single_step_blocks(s);
+                sync_watches(s);
                 rsp_send(&s->rsp, "OK");
                 break;
             }
@@ -815,6 +841,19 @@ int gdbstub_serve_replay(const char *path, int port, int in_fd, int out_fd, char
         rsp_init_fds(&s->rsp, in_fd, out_fd);
     }
     int rc = serve(s);
+    while (rc == SERVE_HUNG_UP && port && !s->killed) {
+        rsp_close(&s->rsp);
+        forget_gdb_state(s);
+        fprintf(stderr, "rrvm: gdb hung up at icount %llu; the replay stays there\n",
+                (unsigned long long)s->m->cpu.icount);
+        if (rsp_accept_tcp(&s->rsp, port) != 0) {
+            snprintf(err, errlen, "%s", s->rsp.err);
+            rc = -1;
+            break;
+        }
+        rc = serve(s);
+    }
+    if (rc == SERVE_HUNG_UP) rc = 0;
     rsp_close(&s->rsp);
     for (int i = 0; i < s->ncps; i++)
         checkpoint_free(s->cps[i]);
@@ -831,21 +870,30 @@ int gdbstub_serve_live(struct machine *m, int port, enum run_result *result, cha
     struct session *s = calloc(1, sizeof *s);
     if (!s) return -1;
     s->m = m;
-    m->max_block_insns = -1;
     if (rsp_accept_tcp(&s->rsp, port) != 0) {
         snprintf(err, errlen, "%s", s->rsp.err);
         free(s);
         return -1;
     }
     int rc = serve(s);
+    while (rc == SERVE_HUNG_UP && !s->killed && !s->at_end) {
+        /* the guest stays stopped for the next gdb (a detach lets it run on) */
+        rsp_close(&s->rsp);
+        forget_gdb_state(s);
+        fprintf(stderr, "rrvm: gdb hung up at icount %llu; the guest stays stopped\n",
+                (unsigned long long)m->cpu.icount);
+        if (rsp_accept_tcp(&s->rsp, port) != 0) {
+            snprintf(err, errlen, "%s", s->rsp.err);
+            rc = -1;
+            break;
+        }
+        rc = serve(s);
+    }
     rsp_close(&s->rsp);
     /* breakpoints and watchpoints go away with gdb */
     while (m->nbreakpoints)
         machine_set_breakpoint(m, m->breakpoints[0], false);
-    if (m->max_block_insns != -1) {
-        m->max_block_insns = -1;
-        tc_flush(m);
-    }
+    machine_set_watches(m, NULL, 0);
     *result = s->at_end ? s->last : RUN_ICOUNT_LIMIT; /* ICOUNT_LIMIT: still running */
     int killed = s->killed;
     free(s);

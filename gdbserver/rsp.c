@@ -60,7 +60,10 @@ static int get_byte(struct rsp *r) {
 
 static int write_all(struct rsp *r, const char *p, size_t n) {
     while (n) {
-        ssize_t w = write(r->out_fd, p, n);
+        /* on a socket, a gdb that hung up is an error return, not a SIGPIPE that would end
+         * rrvm (and a recording) with it */
+        ssize_t w = send(r->out_fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == ENOTSOCK) w = write(r->out_fd, p, n);
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0) return -1;
         p += w;
@@ -126,7 +129,9 @@ int rsp_recv(struct rsp *r, char *buf, size_t cap) {
         buf[n] = 0;
         if (!r->noack) {
             bool ok = hexval(h1) >= 0 && hexval(h2) >= 0 && want == (int)(sum & 0xff) && !overflow;
-            if (write_all(r, ok ? "+" : "-", 1) < 0) return -1;
+            /* an intact packet is acted on even if gdb has already closed the connection
+             * (a "k" sent just before it hangs up must still kill) */
+            if (write_all(r, ok ? "+" : "-", 1) < 0 && !ok) return -1;
             if (!ok) continue; /* gdb resends */
         }
         return (int)n;
@@ -144,9 +149,29 @@ int rsp_send(struct rsp *r, const char *data) {
             out[n++] = '}';
             sum += '}';
             c ^= 0x20;
+            out[n++] = c;
+            sum += (unsigned char)c;
+            continue;
         }
         out[n++] = c;
         sum += (unsigned char)c;
+        /* run-length encoding (GDB manual, "Overview" of the remote protocol): "c*N" stands
+         * for c and N-29 more copies of it. N stays printable and is never '#' or '$'
+         * (6 or 7 repeats); runs of 3 or fewer repeats are cheaper as they are. */
+        size_t run = 0;
+        while (p[run + 1] == c && run < 97)
+            run++;
+        if (run > 7 || (run > 3 && run < 6)) {
+            out[n++] = '*';
+            out[n++] = (char)(run + 29);
+            sum += '*' + (unsigned)(run + 29);
+            p += run;
+        } else if (run == 6 || run == 7) {
+            out[n++] = '*';
+            out[n++] = (char)(5 + 29);
+            sum += '*' + (unsigned)(5 + 29);
+            p += 5; /* the rest of the run goes out as plain bytes next */
+        }
     }
     n += (size_t)snprintf(out + n, 4, "#%02x", sum & 0xff);
     for (int tries = 0; tries < 8; tries++) {

@@ -107,6 +107,15 @@ void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned 
  * that a faulting store leaves memory unchanged (SDM Vol. 3A §6.5: faults are restartable). */
 static int linear_access(struct machine *m, uint32_t lin, void *buf, unsigned len, bool write,
                          bool user) {
+    if (m->nwatch && !m->watch_suspended)
+        for (int i = 0; i < m->nwatch; i++) {
+            const struct machine_watch *w = &m->watch[i];
+            bool overlap = lin - w->addr < w->len || w->addr - lin < len;
+            if (overlap && (w->type == 4 || (w->type == 2) == write)) {
+                if (!m->watch_touched) m->watch_touched_icount = m->cpu.icount;
+                m->watch_touched |= 1u << i;
+            }
+        }
     if (len > 4096) {
         for (unsigned off = 0; off < len; off += 4096) {
             int r = linear_access(m, lin + off, (uint8_t *)buf + off,
@@ -154,6 +163,28 @@ int guest_read_sys(struct machine *m, uint32_t lin, void *buf, unsigned len) {
 
 int guest_write_sys(struct machine *m, uint32_t lin, const void *buf, unsigned len) {
     return linear_access(m, lin, (void *)buf, len, true, false);
+}
+
+static void protect_watched(struct machine *m, bool protect) {
+    for (int i = 0; i < m->nwatch; i++) {
+        mmu_watch_protect(m, m->watch[i].addr >> 12, protect);
+        mmu_watch_protect(m, (m->watch[i].addr + m->watch[i].len - 1) >> 12, protect);
+    }
+}
+
+void machine_set_watches(struct machine *m, const struct machine_watch *w, int n) {
+    protect_watched(m, false);
+    m->nwatch = n;
+    if (n) memcpy(m->watch, w, sizeof *w * (size_t)n);
+    m->watch_suspended = false;
+    m->watch_touched = 0;
+    m->watch_trap = false;
+    protect_watched(m, true);
+}
+
+void machine_suspend_watches(struct machine *m, bool on) {
+    m->watch_suspended = on;
+    protect_watched(m, !on);
 }
 
 bool machine_is_breakpoint(const struct machine *m, uint32_t eip) {

@@ -47,6 +47,7 @@ enum run_result {
     RUN_DIVERGED,      /* replay: the guest left the recorded path (machine.error) */
     RUN_REPLAY_END,    /* replay: the trace's end was reached */
     RUN_BREAKPOINT,    /* a debugger breakpoint at cpu.eip (not yet executed) */
+    RUN_WATCH,         /* a debugger watchpoint's page was touched (machine.watch_*) */
     RUN_MONITOR_ERROR, /* monitor could not continue (message in machine.error) */
 };
 
@@ -139,6 +140,21 @@ struct machine {
     bool bp_off;             /* breakpoints ignored (the debugger moves to an instant) */
     uint32_t bp_skip_eip;    /* resume: do not stop again at this eip ... */
     uint64_t bp_skip_icount; /* ... at this icount */
+    /* debugger watchpoints on linear addresses. Their pages are kept inaccessible in both
+     * views, so translated code touching them faults: machine_run returns RUN_WATCH with
+     * the state precise before that instruction and watch_touched 0 (the debugger runs it
+     * alone with watch_suspended set and compares). Accesses the monitor makes for the
+     * guest (helpers, callouts, event delivery) are checked byte-exactly instead: a match
+     * sets bit i of watch_touched and RUN_WATCH comes after the instruction or event. */
+    struct machine_watch {
+        uint32_t addr, len;
+        uint8_t type; /* 2 write, 3 read, 4 access (the Z packet numbers) */
+    } watch[4];
+    int nwatch;
+    bool watch_suspended;
+    bool watch_trap;               /* set by the fault path: return RUN_WATCH */
+    uint32_t watch_touched;        /* monitor-side accesses that matched, bit per watch */
+    uint64_t watch_touched_icount; /* icount when the first of them happened */
 
     char error[256];
     struct run_stats stats;
@@ -184,5 +200,9 @@ void machine_print_stats(const struct machine *m, FILE *out);
 bool machine_is_breakpoint(const struct machine *m, uint32_t eip);
 /* Breakpoints change what may be chained and where blocks end: the TC is flushed. */
 bool machine_set_breakpoint(struct machine *m, uint32_t eip, bool on);
+/* Replaces the debugger watchpoints (n <= 4) and protects their pages. */
+void machine_set_watches(struct machine *m, const struct machine_watch *w, int n);
+/* Runs with the watched pages accessible (on) or protects them again (off). */
+void machine_suspend_watches(struct machine *m, bool on);
 
 #endif

@@ -269,6 +269,35 @@ static void add_map(struct machine *m, uint32_t vpn, uint32_t ppn, int v, bool w
 
 static void protect_all(struct machine *m, uint32_t ppn, bool code);
 
+bool mmu_page_watched(const struct machine *m, uint32_t vpn) {
+    if (m->watch_suspended) return false;
+    for (int i = 0; i < m->nwatch; i++) {
+        uint32_t first = m->watch[i].addr >> 12;
+        uint32_t last = (m->watch[i].addr + m->watch[i].len - 1) >> 12;
+        if (vpn == first || vpn == last) return true;
+    }
+    return false;
+}
+
+void mmu_watch_protect(struct machine *m, uint32_t vpn, bool protect) {
+    struct mmu *u = &m->mmu;
+    u->gen++;
+    if (u->identity) {
+        if (vpn >= ram_pages(m)) return;
+        int prot = protect ? PROT_NONE : PROT_READ | (m->code_pages[vpn] ? 0 : PROT_WRITE);
+        for (int v = 0; v < 2; v++)
+            mprotect(u->view[v] + ((uint64_t)vpn << 12), 4096, prot);
+        return;
+    }
+    if (!protect) return; /* the next access fills it as the guest's mapping allows */
+    for (int v = 0; v < 2; v++) {
+        struct mmu_map *e = find_map(u, vpn, v);
+        if (!e) continue;
+        view_unmap(u, v, (uint64_t)vpn << 12, 4096);
+        unlink_map(u, (int32_t)(e - u->map));
+    }
+}
+
 static void map_identity(struct machine *m) {
     struct mmu *u = &m->mmu;
     for (int v = 0; v < 2; v++) {
@@ -278,12 +307,17 @@ static void map_identity(struct machine *m) {
             if (m->code_pages[pn]) mprotect(u->view[v] + ((uint64_t)pn << 12), 4096, PROT_READ);
     }
     u->identity = true;
+    for (int i = 0; i < m->nwatch; i++) {
+        mmu_watch_protect(m, m->watch[i].addr >> 12, !m->watch_suspended);
+        mmu_watch_protect(m, (m->watch[i].addr + m->watch[i].len - 1) >> 12, !m->watch_suspended);
+    }
 }
 
 enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_view v,
                          bool *code_write, uint32_t *ppn_out) {
     struct mmu *u = &m->mmu;
     *code_write = false;
+    if (m->nwatch && mmu_page_watched(m, lin >> 12)) return MMU_WATCHED;
     if (!(m->cpu.cr[0] & CR0_PG)) {
         if (lin >= m->ram_size) return MMU_UNASSIGNED;
         *ppn_out = lin >> 12;
@@ -382,7 +416,7 @@ void mmu_flush_page(struct machine *m, uint32_t lin) {
 
 static void protect_all(struct machine *m, uint32_t ppn, bool code) {
     struct mmu *u = &m->mmu;
-    if (u->identity)
+    if (u->identity && !(m->nwatch && mmu_page_watched(m, ppn)))
         for (int v = 0; v < 2; v++)
             mprotect(u->view[v] + ((uint64_t)ppn << 12), 4096, PROT_READ | (code ? 0 : PROT_WRITE));
     if (ppn >= ram_pages(m)) return;

@@ -75,6 +75,7 @@ enum mmu_status {
     MMU_OK = 0,
     MMU_PAGE_FAULT, /* #PF: cr2 and m->cpu.pf_error set */
     MMU_UNASSIGNED, /* no RAM at that physical address */
+    MMU_WATCHED,    /* a page a debugger watchpoint covers (machine.watch) */
 };
 
 bool mmu_init(struct machine *m);
@@ -92,6 +93,12 @@ enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool 
  * invalidates it, then calls mmu_unprotect_code). */
 enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_view v,
                          bool *code_write, uint32_t *ppn_out);
+
+/* Whether linear page vpn holds a debugger watchpoint that is not suspended. */
+bool mmu_page_watched(const struct machine *m, uint32_t vpn);
+/* Makes the watched pages inaccessible in both views (protect), or accessible again as the
+ * guest's mappings allow (after a watchpoint is removed, or while one instruction runs). */
+void mmu_watch_protect(struct machine *m, uint32_t vpn, bool protect);
 
 /* Drops every mapping (CR3 reload with keep_global, CR0.PG/WP, CR4 changes without). */
 void mmu_flush(struct machine *m, bool keep_global);

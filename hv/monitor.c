@@ -198,6 +198,10 @@ static int handle_fault_once(struct machine *m, enum emu_stop *stop) {
     uint32_t ppn = 0;
     enum mmu_status st = mmu_fill(m, ea, g_fault.write, (enum mmu_view)view, &code_write, &ppn);
     if (st == MMU_PAGE_FAULT) return VEC_PF + 1;
+    if (st == MMU_WATCHED) {
+        m->watch_trap = true; /* the debugger runs this instruction alone */
+        return 0;
+    }
     if (st == MMU_OK) {
         if (code_write) {
             /* A store into translated code: drop those CCFs (which makes the frame
@@ -309,6 +313,10 @@ enum run_result machine_run(struct machine *m) {
                      cpu->seg[S_CS].sel, cpu->seg[S_DS].sel, cpu->seg[S_ES].sel, cpu->seg[S_SS].sel,
                      cpu->eip);
             return RUN_MONITOR_ERROR;
+        }
+        if (m->watch_trap || m->watch_touched) {
+            m->watch_trap = false;
+            return RUN_WATCH;
         }
         if (m->icount_limit && cpu->icount >= m->icount_limit) return RUN_ICOUNT_LIMIT;
         /* A guest can take interrupts or exceptions back to back forever without retiring
