@@ -510,9 +510,11 @@ static void handle_monitor(struct session *s, const char *hexcmd) {
                      s->m->cpu.eip, s->at_end ? " (end of the trace)" : "");
         }
     } else if (!strcmp(cmd, "info")) {
-        snprintf(text, sizeof text, "replaying %.200s: icount %" PRIu64 ", eip 0x%08x, cpl %u%s\n",
+        snprintf(text, sizeof text,
+                 "replaying %.200s: icount %" PRIu64 ", eip 0x%08x, cpl %u%s; %d checkpoints "
+                 "(%zu KiB)\n",
                  s->path, s->m->cpu.icount, s->m->cpu.eip, s->m->cpu.cpl,
-                 s->at_end ? ", at the end of the trace" : "");
+                 s->at_end ? ", at the end of the trace" : "", s->ncps, s->cp_bytes >> 10);
     } else if (!strcmp(cmd, "phys on") || !strcmp(cmd, "phys off")) {
         s->phys = cmd[6] == 'n';
         snprintf(text, sizeof text, "memory addresses are now %s\n",

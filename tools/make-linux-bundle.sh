@@ -44,8 +44,23 @@ echo "rrvm linux bundle: init running on $(uname -r)"
 # bench/linux.sh: rrvm.bench=boot|cpu|fork runs a workload and ends the machine
 # (rrvm.end=reboot for emulators that exit on a reset rather than a halt)
 for arg in $(cat /proc/cmdline); do
-  case $arg in rrvm.bench=*) bench=${arg#rrvm.bench=} ;; rrvm.end=*) end=${arg#rrvm.end=} ;; esac
+  case $arg in
+    rrvm.bench=*) bench=${arg#rrvm.bench=} ;;
+    rrvm.end=*) end=${arg#rrvm.end=} ;;
+    rrvm.dump=*) dump=${arg#rrvm.dump=} ;;
+  esac
 done
+# tools/make-linux-bundle.sh: rrvm.dump=kallsyms prints the kernel's symbol table between
+# markers (with its line count, so a truncated dump is noticed) and ends the machine, since
+# Debian's System.map is a placeholder. kptr_restrict=0: real addresses even if a future
+# init were not root.
+if [ "$dump" = kallsyms ]; then
+  echo 0 >/proc/sys/kernel/kptr_restrict
+  echo "rrvm-kallsyms-begin"
+  cat /proc/kallsyms
+  echo "rrvm-kallsyms-end $(wc -l </proc/kallsyms)"
+  poweroff -f
+fi
 if [ -n "$bench" ]; then
   case $bench in
     cpu) i=0; s=0; while [ $i -lt 200000 ]; do s=$((s+i*i%7)); i=$((i+1)); done; echo "cpu $s" ;;
