@@ -6,6 +6,12 @@
  * ccf_exit
  *   Jumped to (not called) by exit stubs once they have stored eip and the exit reason in
  *   *cpu; stores the guest registers back and returns the exit reason from ccf_enter.
+ * ccf_inline_call
+ *   Called by a CCF (r10 = the decoded instruction, r9d = instructions charged from it on;
+ *   cpu.eip stored) to run one helper-class instruction in C without leaving the block:
+ *   stores the guest state into *cpu, calls ccf_inline_insn (hv/monitor.c) and either
+ *   reloads the state and returns into the CCF, or leaves through ccf_exit's tail with
+ *   the exit reason that function stored.
  *
  * Register mapping while a CCF runs:
  *   eax ecx edx ebx ebp esi edi = guest EAX ECX EDX EBX EBP ESI EDI (upper halves zero)
@@ -62,6 +68,7 @@ ccf_exit:
     pushfq
     popq CPU_OFF_HOSTFLAGS(%r15)
     cld
+ccf_exit_stored:
     mov CPU_OFF_EXIT_REASON(%r15), %eax
     mov CPU_OFF_HOST_RSP(%r15), %rsp
     add $8, %rsp
@@ -73,5 +80,44 @@ ccf_exit:
     pop %rbx
     ret
     .size ccf_exit, .-ccf_exit
+
+    .globl ccf_inline_call
+    .type ccf_inline_call, @function
+ccf_inline_call:
+    mov %eax, CPU_OFF_GPR+0(%r15)
+    mov %ecx, CPU_OFF_GPR+4(%r15)
+    mov %edx, CPU_OFF_GPR+8(%r15)
+    mov %ebx, CPU_OFF_GPR+12(%r15)
+    mov %r12d, CPU_OFF_GPR+16(%r15)
+    mov %ebp, CPU_OFF_GPR+20(%r15)
+    mov %esi, CPU_OFF_GPR+24(%r15)
+    mov %edi, CPU_OFF_GPR+28(%r15)
+    mov %r11, CPU_OFF_BUDGET(%r15)
+    pushfq
+    popq CPU_OFF_HOSTFLAGS(%r15)
+    cld
+    /* a CCF runs with rsp 16-byte aligned (ccf_enter); the call into here pushed 8 */
+    sub $8, %rsp
+    mov %r15, %rdi
+    mov %r10, %rsi
+    mov %r9d, %edx
+    call ccf_inline_insn
+    add $8, %rsp
+    test %eax, %eax
+    jnz ccf_exit_stored
+    pushq CPU_OFF_HOSTFLAGS(%r15)
+    popfq
+    mov CPU_OFF_BUDGET(%r15), %r11
+    mov CPU_OFF_VIEW(%r15), %r14
+    mov CPU_OFF_GPR+0(%r15), %eax
+    mov CPU_OFF_GPR+4(%r15), %ecx
+    mov CPU_OFF_GPR+8(%r15), %edx
+    mov CPU_OFF_GPR+12(%r15), %ebx
+    mov CPU_OFF_GPR+16(%r15), %r12d
+    mov CPU_OFF_GPR+20(%r15), %ebp
+    mov CPU_OFF_GPR+24(%r15), %esi
+    mov CPU_OFF_GPR+28(%r15), %edi
+    ret
+    .size ccf_inline_call, .-ccf_inline_call
 
     .section .note.GNU-stack,"",@progbits

@@ -76,6 +76,9 @@ enum ccf_exit {
     EXIT_BUDGET,   /* instruction budget exhausted: eip = next instruction */
     EXIT_EMULATE,  /* instruction at eip must be emulated by the monitor */
     EXIT_SMC,      /* a store hit translated code: eip = next instruction */
+    EXIT_INLINE,   /* an instruction called inline ended the CCF: exit_aux = 0 (it retired),
+                    * vector + 1 (it raised that exception at eip), or UINT32_MAX (monitor
+                    * error) */
     EXIT_COUNT
 };
 
@@ -111,7 +114,9 @@ struct cpu {
     uint32_t pf_error;  /* error code of the last #PF raised by the MMU */
     uint32_t exc_error; /* error code of the exception being raised (#GP, #TS, ...) */
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
-    uint64_t icount; /* retired guest instructions (REP: one per iteration) */
+    uint64_t icount;      /* retired guest instructions (REP: one per iteration) */
+    int64_t budget_start; /* budget when the running CCF was entered (inline calls use it to
+                           * know the precise icount) */
 };
 
 _Static_assert(offsetof(struct cpu, gpr) == CPU_OFF_GPR, "layout");

@@ -95,6 +95,12 @@ void machine_destroy(struct machine *m) {
  * invalidate it, exactly like stores from translated code do. */
 void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned len) {
     const uint8_t *b = buf;
+    if ((uint64_t)pa + len <= m->ram_size && (pa & 0xfff) + len <= 4096) {
+        /* the common case: within one page of RAM */
+        if (m->code_pages[pa >> 12]) tc_invalidate_page(m, pa >> 12);
+        memcpy(m->ram + pa, b, len);
+        return;
+    }
     for (unsigned i = 0; i < len; i++) {
         uint32_t a = pa + i;
         if (a >= m->ram_size) continue; /* unassigned: dropped */
@@ -123,6 +129,19 @@ static int linear_access(struct machine *m, uint32_t lin, void *buf, unsigned le
             if (r) return r;
         }
         return 0;
+    }
+    if ((lin & 0xfff) + len <= 4096) {
+        /* the common case: one page */
+        uint32_t pa;
+        enum mmu_status s = mmu_translate(m, lin, write, user, true, &pa);
+        if (s == MMU_PAGE_FAULT) return VEC_PF + 1;
+        if (s == MMU_OK && (uint64_t)pa + len <= m->ram_size) {
+            if (write)
+                guest_phys_write(m, pa, buf, len);
+            else
+                memcpy(buf, m->ram + pa, len);
+            return 0;
+        }
     }
     uint32_t pa[2];
     unsigned first = 4096 - (lin & 0xfff);

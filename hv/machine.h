@@ -61,6 +61,7 @@ struct run_stats {
     uint64_t callouts_io;
     uint64_t callouts_priv;
     uint64_t callouts_helper;
+    uint64_t inline_calls; /* callouts run from inside a CCF (ccf_inline_insn) */
     uint64_t tlb_misses;            /* host faults that mapped a page into a linear view */
     uint64_t invalidations;         /* CCFs thrown away because their code page was written */
     uint64_t insns_translated_code; /* executed guest instructions run as host code */

@@ -111,6 +111,7 @@ static enum run_result monitor_error(struct machine *m) {
 static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
     struct cpu *cpu = &m->cpu;
     cpu->budget = budget;
+    cpu->budget_start = budget;
     cpu->hostflags = (cpu->eflags & FL_HOSTMASK) | 0x2;
     cpu->exit_reason = EXIT_NONE;
     g_oneshot = c->oneshot ? c : NULL;
@@ -130,6 +131,54 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
     m->stats.insns_translated_code += (uint64_t)executed;
     if (reason < EXIT_COUNT) m->stats.exits[reason]++;
     return reason;
+}
+
+/* Called by translated code through ccf_inline_call (hv/ccf_switch.S) to run the
+ * helper-class instruction in at cpu.eip without leaving the CCF; charged_from is what the
+ * block charged at entry from this instruction on. Returns 0 to go on in the CCF, or 1 to
+ * leave it with EXIT_INLINE (budget adjusted to what retired). */
+int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_from);
+int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_from) {
+    struct machine *m = g_machine;
+    uint64_t base = cpu->icount;
+    /* precise state for the instruction: what retired since entry, the eflags image */
+    cpu->icount = base + (uint64_t)(cpu->budget_start - cpu->budget) - charged_from;
+    cpu->eflags = (cpu->eflags & ~FL_HOSTMASK) | ((uint32_t)cpu->hostflags & FL_HOSTMASK) | 0x2;
+    uint32_t flags_before = cpu->eflags;
+    uint64_t invalidations = m->stats.invalidations;
+    enum emu_stop stop = EMU_CONTINUE;
+    m->stats.inline_calls++;
+    int r;
+    if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI ||
+        (in->zi.mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+         ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)) {
+        r = emulate_decoded(m, in, &stop);
+    } else {
+        /* the translator inlines only helper-class instructions besides those two */
+        m->stats.callouts_helper++;
+        m->stats.insns_helpers++;
+        r = helper_exec(m, in);
+    }
+    if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
+    uint64_t now = cpu->icount;
+    cpu->icount = base;
+    cpu->hostflags = (cpu->eflags & FL_HOSTMASK) | 0x2;
+    uint32_t changed = (cpu->eflags ^ flags_before) & ~FL_HOSTMASK;
+    /* go on unless the instruction did what translated code cannot follow: control
+     * transfer or a REP iteration (EIP), TF/IOPL/AC/... or IF set (an interrupt may be
+     * due), a non-flat segment, a store into translated code, a watchpoint, a device */
+    if (r == 0 && stop == EMU_CONTINUE && cpu->eip == in->eip + in->zi.length &&
+        !(changed & ~FL_IF) && !((changed & FL_IF) && (cpu->eflags & FL_IF)) &&
+        !m->nonflat_segment && !m->watch_touched && m->stats.invalidations == invalidations &&
+        !m->exited && !m->reset_requested)
+        return 0;
+    /* leave: the budget counts exactly the instructions retired */
+    int64_t retired_since_entry = (int64_t)(now - base);
+    cpu->budget = cpu->budget_start - retired_since_entry;
+    cpu->exit_reason = EXIT_INLINE;
+    cpu->exit_aux = r < 0 ? UINT32_MAX : (uint32_t)r;
+    if (r == 0 && stop != EMU_CONTINUE) cpu->exit_aux = UINT32_MAX - 1 - (uint32_t)stop;
+    return 1;
 }
 
 /* A host fault inside a CCF, with the guest state already precise at cpu.eip. */
@@ -530,6 +579,15 @@ enum run_result machine_run(struct machine *m) {
             }
             if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
             break;
+        case EXIT_INLINE:
+            /* the inline call already ran the instruction (ccf_inline_insn): its outcome */
+            if (cpu->exit_aux == UINT32_MAX)
+                r = -1;
+            else if (cpu->exit_aux >= UINT32_MAX - 8)
+                stop = (enum emu_stop)(UINT32_MAX - 1 - cpu->exit_aux);
+            else
+                r = (int)cpu->exit_aux;
+            break;
         case EXIT_FAULT: r = handle_fault(m, &stop); break;
         default:
             snprintf(m->error, sizeof m->error, "unknown CCF exit %u at eip=0x%08x", reason,
@@ -573,9 +631,9 @@ void machine_print_stats(const struct machine *m, FILE *out) {
             (unsigned long long)s->exits[EXIT_CHAIN], (unsigned long long)s->exits[EXIT_INDIRECT],
             (unsigned long long)s->exits[EXIT_BUDGET], (unsigned long long)s->exits[EXIT_EMULATE],
             (unsigned long long)s->exits[EXIT_SMC]);
-    fprintf(out, "  callouts: io %llu, privileged %llu, helper %llu\n",
+    fprintf(out, "  callouts: io %llu, privileged %llu, helper %llu (inline %llu)\n",
             (unsigned long long)s->callouts_io, (unsigned long long)s->callouts_priv,
-            (unsigned long long)s->callouts_helper);
+            (unsigned long long)s->callouts_helper, (unsigned long long)s->inline_calls);
     fprintf(out, "  view page fills        %llu\n", (unsigned long long)s->tlb_misses);
     fprintf(out, "  invalidations          %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  insns as host code     %llu (%.4f%%)\n",

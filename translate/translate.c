@@ -25,6 +25,7 @@
 #include "translate/helpers.h"
 
 extern char ccf_exit[];
+extern char ccf_inline_call[];
 
 #define MAX_BLOCK_INSNS 48
 #define MAX_STUBS (2 * MAX_BLOCK_INSNS + 4)
@@ -520,6 +521,39 @@ static enum tclass classify_form(const struct insn *in) {
     }
 }
 
+/* Callouts that can run from inside a block (TC_INLINE): C helpers and segment-register
+ * loads, which neither transfer control nor change the CPL, the paging or the devices; the
+ * monitor side (ccf_inline_insn) still leaves the CCF when one changed something the
+ * translated code depends on (EIP not at the next instruction, a REP iteration, EFLAGS
+ * beyond the arithmetic flags, a non-flat segment, a write to translated code). */
+static bool inline_callable(const struct insn *in, enum tclass c) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    if (c == TC_EMULATE) {
+        if (z->mnemonic == ZYDIS_MNEMONIC_CLI) return true;
+        /* MOV Sreg, r16/r32 (not CS, which #UD) */
+        return z->mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+               in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+               ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT &&
+               in->op[0].reg.value != ZYDIS_REGISTER_CS;
+    }
+    /* (the helpers are base-ISA; MMX/SSE forms sharing a mnemonic raise #UD in the monitor) */
+    if (c != TC_HELPER || z->meta.isa_ext != ZYDIS_ISA_EXT_BASE) return false;
+    if (z->meta.category == ZYDIS_CATEGORY_COND_BR ||
+        z->meta.category == ZYDIS_CATEGORY_UNCOND_BR || z->meta.category == ZYDIS_CATEGORY_CALL ||
+        z->meta.category == ZYDIS_CATEGORY_RET)
+        return false;
+    switch (z->mnemonic) {
+    case ZYDIS_MNEMONIC_LOOP:
+    case ZYDIS_MNEMONIC_LOOPE:
+    case ZYDIS_MNEMONIC_LOOPNE:
+    case ZYDIS_MNEMONIC_JCXZ:
+    case ZYDIS_MNEMONIC_JECXZ:
+    case ZYDIS_MNEMONIC_INTO:
+    case ZYDIS_MNEMONIC_BOUND: return false;
+    default: return true;
+    }
+}
+
 static bool is_block_end(enum tclass c) {
     return c == TC_BRANCH || c == TC_STRING || c == TC_HELPER || c == TC_EMULATE;
 }
@@ -865,6 +899,25 @@ static bool emit_string(struct tstate *t, const struct insn *in) {
     return !e->encode_failed;
 }
 
+/* A callout from inside the block (TC_INLINE): eip for precise state, then
+ *   movabs r10, insn ; mov r9d, charged_from ; movabs r8, ccf_inline_call ; call r8
+ * charged_from = instructions the block's entry charged from this one on, from which the
+ * monitor knows the precise icount. The decoded instruction is kept in the TC for as long
+ * as the CCF lives. */
+static bool emit_inline_call(struct tstate *t, struct tc *tc, const struct insn *in,
+                             uint32_t charged_from) {
+    struct emitter *e = &t->e;
+    const struct insn *kept = tc_keep_insn(tc, in);
+    if (!kept) return false; /* the pool is full: an ordinary callout instead */
+    emit_store_ctx32(e, CPU_OFF_EIP, in->eip);
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10), op_imm((int64_t)(uintptr_t)kept));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9D), op_imm((int32_t)charged_from));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8),
+          op_imm((int64_t)(uintptr_t)ccf_inline_call));
+    emit1(e, ZYDIS_MNEMONIC_CALL, op_reg(ZYDIS_REGISTER_R8));
+    return !e->encode_failed;
+}
+
 /* ---- block translation ---------------------------------------------------------------------- */
 
 /* Fetches through the guest's paging. Returns 0, -1 for an invalid instruction, or -2
@@ -932,6 +985,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
             break;
         }
         cls[n] = classify(&insns[n]);
+        if (!oneshot && inline_callable(&insns[n], cls[n])) cls[n] = TC_INLINE;
         if (fpu_is_x87(&insns[n])) {
             /* x87 runs on the host FPU as is, unless CR0 makes it trap (#NM), or it is a
              * state image the monitor must clean of host pointers */
@@ -967,6 +1021,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     int charged = n;
     if (terminated && (cls[n - 1] == TC_HELPER || cls[n - 1] == TC_EMULATE)) charged = n - 1;
     if (charged > 0) emit_budget(&t, eip, (uint32_t)charged);
+    const int entry_charge = charged; /* what an inline call counts back from */
 
     for (int i = 0; i < n; i++) {
         struct insn *in = &insns[i];
@@ -980,6 +1035,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         case TC_STACK: ok = emit_stack(&t, in); break;
         case TC_BRANCH: ok = emit_branch(&t, in); break;
         case TC_STRING: ok = emit_string(&t, in); break;
+        case TC_INLINE: ok = emit_inline_call(&t, tc, in, (uint32_t)(entry_charge - i)); break;
         case TC_HELPER:
         case TC_EMULATE:
             emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);
@@ -1061,7 +1117,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         tc->nmeta += t.nmeta;
         tc->code_used = t.e.p;
         tc_register(m, c);
-        if (terminated && (cls[n - 1] == TC_HELPER || cls[n - 1] == TC_EMULATE))
+        if (terminated &&
+            (cls[n - 1] == TC_HELPER || cls[n - 1] == TC_EMULATE || cls[n - 1] == TC_INLINE))
             c->callout = tc_keep_insn(tc, &insns[n - 1]);
         m->stats.blocks_translated++;
         m->stats.tc_bytes_used += c->host_len;

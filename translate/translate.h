@@ -18,6 +18,8 @@ enum tclass {
     TC_STRING,  /* movs/stos/lods/cmps/scas (+rep), 32-bit addresses: inline loop */
     TC_HELPER,  /* C helper (translate/helpers.c): ends the block with a callout */
     TC_EMULATE, /* privileged/sensitive/I/O: monitor emulation, ends the block */
+    TC_INLINE,  /* a helper or a segment-register load called from inside the block
+                 * (ccf_inline_call in hv/ccf_switch.S); the block goes on after it */
 };
 
 /* Translates the block at eip. oneshot: at most one instruction, into the scratch area,
