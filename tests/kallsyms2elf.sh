@@ -1,0 +1,70 @@
+#!/bin/bash
+# kallsyms2elf.sh KALLSYMS2ELF: tools/kallsyms2elf on a small hand-written System.map, out of
+# order, with code, data, a rodata symbol followed directly by code, gaps between the
+# ranges, an absolute symbol, undefined entries and a module symbol. readelf checks the
+# sections, sizes, bindings and types; gdb (if installed) names addresses and finds
+# symbols by name. A malformed line is refused with its line number.
+set -u
+k2e=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+check() { # check DESCRIPTION FILE REGEX
+  grep -qE "$3" "$2" || { echo "FAIL: $1 (no /$3/ in:)"; cat "$2"; fail=1; }
+}
+printf '%s\n' \
+  'c1000040 T global_fn' 'c1000000 T startup_32' 'c1000000 T _text' 'c1000010 t local_fn' \
+  'c1000080 W weak_fn' 'c10000c0 T _etext' 'c1400000 D _sdata' 'c1400000 d local_var' \
+  'c1400010 D global_var' 'c1400040 B bss_var' 'c1400100 r ro_var' \
+  'c1400200 T text_after_data' 'c1800000 T _sinittext' 'c1800020 T init_fn' \
+  'c1800040 T _einittext' '00000010 A abs_sym' '00000000 U undefined_sym' \
+  '00000000 w weak_undefined' >"$tmp/map"
+printf 'c1000050 t module_fn\t[some_module]\n' >>"$tmp/map"
+"$k2e" "$tmp/map" "$tmp/sym.elf" >"$tmp/summary" || { echo "FAIL: kallsyms2elf failed"; exit 1; }
+cat "$tmp/summary"
+check "summary" "$tmp/summary" "16 symbols \(10 code, 5 data, 1 absolute\) in 4 sections; skipped 2 undefined and 1 module"
+readelf -hSs "$tmp/sym.elf" >"$tmp/readelf" 2>&1 || { echo "FAIL: readelf refuses the file"; cat "$tmp/readelf"; exit 1; }
+check "ELF32 i386" "$tmp/readelf" "Class: +ELF32"
+check "ELF32 i386" "$tmp/readelf" "Machine: +Intel 80386"
+check "entry at startup_32" "$tmp/readelf" "Entry point address: +0xc1000000"
+# code up to _etext, rounded up to a page; data ends where the code after it starts
+check ".text range" "$tmp/readelf" "\.text +NOBITS +c1000000 [0-9a-f]+ 001000 00 +AX"
+check ".data range" "$tmp/readelf" "\.data +NOBITS +c1400000 [0-9a-f]+ 000200 00 +WA"
+check "unnamed code range" "$tmp/readelf" "\.text\.3 +NOBITS +c1400200 [0-9a-f]+ 000e00 00 +AX"
+check ".init.text range" "$tmp/readelf" "\.init\.text +NOBITS +c1800000 [0-9a-f]+ 001000 00 +AX"
+# sizes reach the next address; locals come first (sh_info = 4: null + 3 locals)
+check "symtab locals" "$tmp/readelf" "\.symtab +SYMTAB .* 10 +6 +4 +4$"
+check "local function" "$tmp/readelf" "c1000010 +48 FUNC +LOCAL +DEFAULT +1 local_fn$"
+check "global function" "$tmp/readelf" "c1000040 +64 FUNC +GLOBAL +DEFAULT +1 global_fn$"
+check "weak function" "$tmp/readelf" "c1000080 +64 FUNC +WEAK +DEFAULT +1 weak_fn$"
+check "end marker" "$tmp/readelf" "c10000c0 +0 FUNC +GLOBAL +DEFAULT +1 _etext$"
+check "rodata up to the code" "$tmp/readelf" "c1400100 +256 OBJECT +LOCAL +DEFAULT +2 ro_var$"
+check "bss object" "$tmp/readelf" "c1400040 +192 OBJECT +GLOBAL +DEFAULT +2 bss_var$"
+check "absolute" "$tmp/readelf" "00000010 +0 NOTYPE +GLOBAL +DEFAULT +ABS abs_sym$"
+grep -qE "module_fn|undefined_sym|weak_undefined" "$tmp/readelf" &&
+  { echo "FAIL: skipped entries in the symbol table"; fail=1; }
+
+if command -v gdb >/dev/null; then
+  gdb -batch -nx -ex 'info symbol 0xc1000045' -ex 'info symbol 0xc1400105' \
+    -ex 'info address init_fn' -ex 'break global_fn' -ex 'print &global_var' \
+    "$tmp/sym.elf" >"$tmp/gdb" 2>&1
+  check "gdb names a code address" "$tmp/gdb" "^global_fn \+ 5 in section \.text$"
+  check "gdb names a data address" "$tmp/gdb" "^ro_var \+ 5 in section \.data$"
+  check "gdb finds a function" "$tmp/gdb" "Symbol \"init_fn\" is at 0xc1800020"
+  check "gdb breaks by name" "$tmp/gdb" "^Breakpoint 1 at 0xc1000040$"
+  check "gdb data symbol" "$tmp/gdb" "data variable, no debug info.*0xc1400010 <global_var>"
+else
+  echo "(gdb not installed: gdb checks skipped)"
+fi
+
+printf 'c1000000 T ok\nc10000zz T bad\n' >"$tmp/bad"
+"$k2e" "$tmp/bad" "$tmp/bad.elf" 2>"$tmp/bad.err"
+[ $? = 1 ] && grep -q "line 2" "$tmp/bad.err" ||
+  { echo "FAIL: malformed line not refused with its number"; cat "$tmp/bad.err"; fail=1; }
+printf '1c1000000 T too_wide\n' | "$k2e" - "$tmp/bad.elf" 2>"$tmp/bad.err"
+[ $? = 1 ] || { echo "FAIL: a 33-bit address accepted"; fail=1; }
+"$k2e" "$tmp/map" >/dev/null 2>&1
+[ $? = 2 ] || { echo "FAIL: usage error not status 2"; fail=1; }
+
+[ $fail = 0 ] && echo "PASS: kallsyms2elf rebuilds sections and symbols gdb reads"
+exit $fail
