@@ -49,7 +49,7 @@ script | timeout 300 "$rrvm" record -o "$tmp/l.rrvm" --symbols "$bundle/vmlinux.
 rs=$?
 tail -n 12 "$tmp/rec.out"
 tr -d '\r' <"$tmp/rec.out" >"$tmp/rec.txt"
-for want in "session-start" "Linux 6.1" "forked 20" "^271$" "written-in-tmpfs" "session-end" "reboot: System halted"; do
+for want in "session-start" "Linux 6.1" "forked 20" "^271$" "written-in-tmpfs" "session-end" "reboot: (System halted|Power down)"; do
   grep -qE "$want" "$tmp/rec.txt" || { echo "FAIL: session output lacks /$want/"; fail=1; }
 done
 # the running kernel is the one System.map describes (not moved by KASLR)
@@ -231,7 +231,7 @@ if mode == "jobs":
     expect(PROMPT, 15, "prompt after Ctrl-C in fg")
     interrupted_status(b"fg-interrupted")
     type_line(b"poweroff -f")
-    expect(rb"reboot: System halted", 30, "poweroff")
+    expect(rb"reboot: (System halted|Power down)", 30, "poweroff")
     wait_exit(15, "poweroff -f")
 else:
     # Ctrl-A x quits rrvm from the terminal, as in QEMU
