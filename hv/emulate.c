@@ -413,6 +413,7 @@ int emulate_decoded(struct machine *m, const struct insn *pin, enum emu_stop *st
         m->stats.callouts_priv++;
         machine_tlb_flush_page(m, helper_mem_ea(cpu, pin, &pin->op[0]));
         cpu->eip = next;
+        m->prefill_eip = next; /* often the page is used again at once */
         return 0;
     case ZYDIS_MNEMONIC_RDTSC: {
         if ((cpu->cr[4] & CR4_TSD) && cpu->cpl != 0) return gp0(m);

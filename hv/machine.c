@@ -25,6 +25,7 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
         return NULL;
     }
     m->ram_size = ram_mb << 20;
+    m->prefill_eip = UINT32_MAX;
     m->ram = reserve_4g_aligned(RAM_RESERVE);
     uint32_t pages = m->ram_size >> 12;
     m->code_pages = calloc(pages, 1);
@@ -72,13 +73,14 @@ void machine_attach_console(struct machine *m) {
 
 void machine_tlb_flush(struct machine *m, bool keep_global) {
     mmu_flush(m, keep_global);
-    tc_unchain_cross_page(m->tc);
+    tc_translation_changed(m->tc, keep_global ? TC_XLAT_NONGLOBAL : TC_XLAT_ALL, 0);
     m->stats.tlb_flushes++;
 }
 
 void machine_tlb_flush_page(struct machine *m, uint32_t lin) {
     mmu_flush_page(m, lin);
-    tc_unchain_cross_page(m->tc);
+    /* paging off: mmu_flush_page flushed everything, the translation itself is unchanged */
+    tc_translation_changed(m->tc, TC_XLAT_PAGE, lin >> 12);
 }
 
 void machine_destroy(struct machine *m) {
@@ -91,6 +93,22 @@ void machine_destroy(struct machine *m) {
     free(m);
 }
 
+/* memcpy for the few bytes of an instruction's access: an inlined memcpy of variable
+ * length becomes REP MOVSQ, whose start-up cost is most of a helper's time. */
+static inline void copy_small(uint8_t *d, const uint8_t *s, unsigned len) {
+    if (len > 64) {
+        memcpy(d, s, len);
+        return;
+    }
+    unsigned i = 0;
+    for (; i + 8 <= len; i += 8) memcpy(d + i, s + i, 8);
+    if (i + 4 <= len) {
+        memcpy(d + i, s + i, 4);
+        i += 4;
+    }
+    for (; i < len; i++) d[i] = s[i];
+}
+
 /* Stores by the monitor, a helper or a device into a frame holding translated code
  * invalidate it, exactly like stores from translated code do. */
 void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned len) {
@@ -98,7 +116,7 @@ void guest_phys_write(struct machine *m, uint32_t pa, const void *buf, unsigned 
     if ((uint64_t)pa + len <= m->ram_size && (pa & 0xfff) + len <= 4096) {
         /* the common case: within one page of RAM */
         if (m->code_pages[pa >> 12]) tc_invalidate_page(m, pa >> 12);
-        memcpy(m->ram + pa, b, len);
+        copy_small(m->ram + pa, b, len);
         return;
     }
     for (unsigned i = 0; i < len; i++) {
@@ -139,7 +157,7 @@ static int linear_access(struct machine *m, uint32_t lin, void *buf, unsigned le
             if (write)
                 guest_phys_write(m, pa, buf, len);
             else
-                memcpy(buf, m->ram + pa, len);
+                copy_small(buf, m->ram + pa, len);
             return 0;
         }
     }

@@ -63,6 +63,7 @@ struct run_stats {
     uint64_t callouts_helper;
     uint64_t inline_calls; /* callouts run from inside a CCF (ccf_inline_insn) */
     uint64_t tlb_misses;            /* host faults that mapped a page into a linear view */
+    uint64_t tlb_prefills;          /* pages mapped before the access (prefill_access) */
     uint64_t invalidations;         /* CCFs thrown away because their code page was written */
     uint64_t insns_translated_code; /* executed guest instructions run as host code */
     uint64_t insns_helpers;         /* executed guest instructions run by C helpers */
@@ -109,6 +110,9 @@ struct machine {
     bool reset_on_triple_fault;
     bool reset_requested;
     int fetch_fault;        /* vector + 1 when translate_block could not fetch eip */
+    uint32_t prefill_eip; /* an instruction about to run again after a #PF or INVLPG that
+                             took its page out of the view (hv/monitor.c prefill_access);
+                             UINT32_MAX = none */
     bool soft_int_retired;  /* INT n counted and eip advanced, its delivery under way */
     uint32_t soft_int_eip;  /* where that INT n is */
     uint64_t idle_limit_ns; /* halted longer than this (guest time) ends the run; 0 = never */

@@ -193,6 +193,22 @@ fault:
     return MMU_PAGE_FAULT;
 }
 
+bool mmu_translation_global(struct machine *m, uint32_t lin, bool *big) {
+    struct cpu *c = &m->cpu;
+    *big = false;
+    /* paging off: only CR0 changes the (identity) translation, and that flushes all */
+    if (!(c->cr[0] & CR0_PG)) return true;
+    if (!(c->cr[4] & CR4_PGE)) return false;
+    uint32_t pde = phys_read32(m, (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2));
+    if (!(pde & PTE_P)) return false;
+    if ((pde & PTE_PS) && (c->cr[4] & CR4_PSE)) {
+        *big = true;
+        return (pde & PTE_G) != 0;
+    }
+    uint32_t pte = phys_read32(m, (pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2));
+    return (pte & PTE_P) && (pte & PTE_G);
+}
+
 enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
                               uint32_t *phys) {
     if (!(m->cpu.cr[0] & CR0_PG)) {
@@ -347,6 +363,15 @@ enum mmu_status mmu_fill(struct machine *m, uint32_t lin, bool write, enum mmu_v
     add_map(m, vpn, ppn, v, may_write && (w.dirty || write), w.global);
     if (write && may_write && m->code_pages[ppn]) *code_write = true;
     return MMU_OK;
+}
+
+bool mmu_view_mapped(const struct machine *m, uint32_t vpn, enum mmu_view v, bool write) {
+    const struct mmu *u = &m->mmu;
+    if (u->identity) return true;
+    for (int32_t i = u->vhash[vhash(vpn)]; i >= 0; i = u->map[i].vnext)
+        if (u->map[i].live && u->map[i].vpn == vpn && u->map[i].view == v)
+            return !write || u->map[i].writable;
+    return false;
 }
 
 void mmu_flush(struct machine *m, bool keep_global) {

@@ -101,6 +101,12 @@ bool mmu_page_watched(const struct machine *m, uint32_t vpn);
 void mmu_watch_protect(struct machine *m, uint32_t vpn, bool protect);
 
 /* Drops every mapping (CR3 reload with keep_global, CR0.PG/WP, CR4 changes without). */
+/* Whether the current translation of lin is global (PTE.G with CR4.PGE: it survives CR3
+ * loads) or paging is off; *big: through a 4 MiB page. Reads the paging structures without
+ * setting A/D bits or touching CR2. */
+bool mmu_translation_global(struct machine *m, uint32_t lin, bool *big);
+/* Whether linear page vpn is in view v (and writable there, if write). */
+bool mmu_view_mapped(const struct machine *m, uint32_t vpn, enum mmu_view v, bool write);
 void mmu_flush(struct machine *m, bool keep_global);
 /* INVLPG: drops the mappings of linear page lin in both views. */
 void mmu_flush_page(struct machine *m, uint32_t lin);

@@ -146,10 +146,13 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     cpu->eflags = (cpu->eflags & ~FL_HOSTMASK) | ((uint32_t)cpu->hostflags & FL_HOSTMASK) | 0x2;
     uint32_t flags_before = cpu->eflags;
     uint64_t invalidations = m->stats.invalidations;
+    /* replay: an instruction that consumes a journal event (RDTSC) may uncover the next
+     * stop (an interrupt, a digest), which the budget of this CCF run does not know */
+    uint64_t next_stop = m->rep ? replay_next_stop(m) : 0;
     enum emu_stop stop = EMU_CONTINUE;
     m->stats.inline_calls++;
     int r;
-    if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI ||
+    if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI || in->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC ||
         (in->zi.mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
          ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)) {
         r = emulate_decoded(m, in, &stop);
@@ -170,7 +173,7 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     if (r == 0 && stop == EMU_CONTINUE && cpu->eip == in->eip + in->zi.length &&
         !(changed & ~FL_IF) && !((changed & FL_IF) && (cpu->eflags & FL_IF)) &&
         !m->nonflat_segment && !m->watch_touched && m->stats.invalidations == invalidations &&
-        !m->exited && !m->reset_requested)
+        !m->exited && !m->reset_requested && (!m->rep || replay_next_stop(m) == next_stop))
         return 0;
     /* leave: the budget counts exactly the instructions retired */
     int64_t retired_since_entry = (int64_t)(now - base);
@@ -246,7 +249,10 @@ static int handle_fault_once(struct machine *m, enum emu_stop *stop) {
     bool code_write = false;
     uint32_t ppn = 0;
     enum mmu_status st = mmu_fill(m, ea, g_fault.write, (enum mmu_view)view, &code_write, &ppn);
-    if (st == MMU_PAGE_FAULT) return VEC_PF + 1;
+    if (st == MMU_PAGE_FAULT) {
+        m->prefill_eip = cpu->eip; /* the handler will likely map it and return here */
+        return VEC_PF + 1;
+    }
     if (st == MMU_WATCHED) {
         m->watch_trap = true; /* the debugger runs this instruction alone */
         return 0;
@@ -319,6 +325,107 @@ static struct ccf *find_ccf(struct machine *m, int *fault) {
         if (!c && m->fetch_fault) *fault = m->fetch_fault;
     }
     return c;
+}
+
+/* How the translation of target's code is held, for a jump chained or cached into it. */
+static struct tc_target target_translation(struct machine *m, const struct ccf *target) {
+    struct tc_target w = {target->eip >> 12, (target->end_eip - 1) >> 12, false, false};
+    bool big0, big1 = false;
+    w.global = mmu_translation_global(m, target->eip, &big0);
+    if (w.vpn1 != w.vpn0) w.global = mmu_translation_global(m, target->end_eip - 1, &big1) && w.global;
+    w.big = big0 || big1;
+    return w;
+}
+
+/* Register-only instructions that cannot fault or leave the block (lookahead of
+ * prefill_access): integer ALU and moves between registers. */
+static bool register_only(const struct insn *in) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    switch (z->meta.category) {
+    case ZYDIS_CATEGORY_BINARY:
+    case ZYDIS_CATEGORY_LOGICAL:
+    case ZYDIS_CATEGORY_DATAXFER:
+    case ZYDIS_CATEGORY_SHIFT:
+    case ZYDIS_CATEGORY_ROTATE:
+    case ZYDIS_CATEGORY_BITBYTE:
+    case ZYDIS_CATEGORY_CMOV:
+    case ZYDIS_CATEGORY_SETCC:
+    case ZYDIS_CATEGORY_NOP: break;
+    default: return false;
+    }
+    if (z->mnemonic == ZYDIS_MNEMONIC_DIV || z->mnemonic == ZYDIS_MNEMONIC_IDIV) return false;
+    for (int i = 0; i < z->operand_count; i++) {
+        const ZydisDecodedOperand *op = &in->op[i];
+        if (op->type == ZYDIS_OPERAND_TYPE_MEMORY) return false;
+        if (op->type == ZYDIS_OPERAND_TYPE_REGISTER &&
+            ZydisRegisterGetClass(op->reg.value) != ZYDIS_REGCLASS_GPR8 &&
+            ZydisRegisterGetClass(op->reg.value) != ZYDIS_REGCLASS_GPR16 &&
+            ZydisRegisterGetClass(op->reg.value) != ZYDIS_REGCLASS_GPR32 &&
+            ZydisRegisterGetClass(op->reg.value) != ZYDIS_REGCLASS_FLAGS)
+            return false;
+    }
+    return true;
+}
+
+/* Bit of a general register's 32-bit form in a written-registers mask. */
+static uint32_t gpr_bit(ZydisRegister r) {
+    if (r == ZYDIS_REGISTER_NONE) return 0;
+    ZydisRegister big = ZydisRegisterGetLargestEnclosing(ZYDIS_MACHINE_MODE_LEGACY_32, r);
+    if (big < ZYDIS_REGISTER_EAX || big > ZYDIS_REGISTER_EDI) return 0;
+    return 1u << (big - ZYDIS_REGISTER_EAX);
+}
+
+/* An instruction about to run after a #PF (or an INVLPG) took its data page out of the
+ * view: the faulting one, run again once the handler fixed the page tables, or the code
+ * right after the INVLPG. Looking ahead through at most a few register-only instructions
+ * of the CCF about to run (which nothing can interrupt), if the first memory access is
+ * certain (the only memory operand, on one page, its address registers untouched), that
+ * page is mapped now with the A and D bits the access sets anyway: a host fault and a
+ * signal less, the same guest-visible state. */
+static void prefill_access(struct machine *m, const struct ccf *c) {
+    struct cpu *cpu = &m->cpu;
+    if (m->nwatch || !(cpu->cr[0] & CR0_PG) || c->oneshot) return;
+    uint32_t pc = cpu->eip, written = 0;
+    for (int k = 0; k < 4 && pc >= c->eip && pc < c->end_eip; k++) {
+        struct insn in;
+        if (fetch_insn(m, pc, &in) != 0) return;
+        const ZydisDecodedInstruction *z = &in.zi;
+        if (register_only(&in)) {
+            for (int i = 0; i < z->operand_count; i++)
+                if (in.op[i].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                    (in.op[i].actions & ZYDIS_OPERAND_ACTION_MASK_WRITE))
+                    written |= gpr_bit(in.op[i].reg.value);
+            pc += z->length;
+            continue;
+        }
+        if (z->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+            return;
+        const ZydisDecodedOperand *mem = NULL;
+        for (int i = 0; i < z->operand_count; i++) {
+            const ZydisDecodedOperand *op = &in.op[i];
+            if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || op->mem.type != ZYDIS_MEMOP_TYPE_MEM)
+                continue;
+            /* (hidden ones too: a PUSH [m] also writes the stack, which may fault first) */
+            if (mem || op->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT) return;
+            mem = op;
+        }
+        if (!mem || mem->size == 0 || (written & (gpr_bit(mem->mem.base) | gpr_bit(mem->mem.index))))
+            return;
+        uint32_t lin = helper_mem_ea(cpu, &in, mem);
+        if ((lin & 0xfff) + mem->size / 8u > 4096) return; /* two pages: which faults first? */
+        bool write = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
+        enum mmu_view v = cpu->cpl == 3 ? VIEW_USER : VIEW_SUPER;
+        if (mmu_view_mapped(m, lin >> 12, v, write)) return;
+        uint32_t cr2 = cpu->cr[2], pf_error = cpu->pf_error, ppn;
+        bool code_write;
+        if (mmu_fill(m, lin, write, v, &code_write, &ppn) == MMU_OK) {
+            m->stats.tlb_prefills++;
+        } else {
+            cpu->cr[2] = cr2; /* it faults when it runs, and says so itself */
+            cpu->pf_error = pf_error;
+        }
+        return;
+    }
 }
 
 /* Enabled DR0-DR3 breakpoints on instruction execution (R/W = 00), as a bit mask. */
@@ -521,6 +628,10 @@ enum run_result machine_run(struct machine *m) {
                 continue;
             }
         }
+        if (cpu->eip == m->prefill_eip) {
+            m->prefill_eip = UINT32_MAX;
+            prefill_access(m, c);
+        }
         uint32_t reason = run_ccf(m, c, budget);
         int r = 0;
         enum emu_stop stop = EMU_CONTINUE;
@@ -542,8 +653,10 @@ enum run_result machine_run(struct machine *m) {
             if (chainable && flushes == m->stats.tc_flushes &&
                 m->tc->nlinks + 1 < m->tc->maxlinks &&
                 !(m->nbreakpoints && machine_is_breakpoint(m, cpu->eip))) {
-                tc_chain(m->tc, (uint8_t *)(uintptr_t)cpu->exit_site, target,
-                         (cpu->eip >> 12) != src_page);
+                bool cross = (cpu->eip >> 12) != src_page;
+                struct tc_target where = {0, 0, false, false};
+                if (cross) where = target_translation(m, target);
+                tc_chain(m->tc, (uint8_t *)(uintptr_t)cpu->exit_site, target, cross, &where);
                 m->stats.chained_exits++;
             }
             break;
@@ -554,8 +667,10 @@ enum run_result machine_run(struct machine *m) {
                 if (!fault) return monitor_error(m);
                 break;
             }
-            if (!(m->nbreakpoints && machine_is_breakpoint(m, cpu->eip)))
-                jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3);
+            if (!(m->nbreakpoints && machine_is_breakpoint(m, cpu->eip))) {
+                struct tc_target where = target_translation(m, target);
+                jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3, &where);
+            }
             break;
         }
         case EXIT_BUDGET:
@@ -634,7 +749,8 @@ void machine_print_stats(const struct machine *m, FILE *out) {
     fprintf(out, "  callouts: io %llu, privileged %llu, helper %llu (inline %llu)\n",
             (unsigned long long)s->callouts_io, (unsigned long long)s->callouts_priv,
             (unsigned long long)s->callouts_helper, (unsigned long long)s->inline_calls);
-    fprintf(out, "  view page fills        %llu\n", (unsigned long long)s->tlb_misses);
+    fprintf(out, "  view page fills        %llu (prefilled %llu)\n", (unsigned long long)s->tlb_misses,
+            (unsigned long long)s->tlb_prefills);
     fprintf(out, "  invalidations          %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  insns as host code     %llu (%.4f%%)\n",
             (unsigned long long)s->insns_translated_code,

@@ -21,9 +21,25 @@ static void jcache_clear(struct tc *tc) {
             tc->jcache[i].neg_eip = 1;
     } else {
         for (uint32_t i = 0; i < tc->nfilled; i++)
-            tc->jcache[tc->filled[i]].neg_eip = 1;
+            tc->jcache[tc->filled[i].idx].neg_eip = 1;
     }
     tc->nfilled = 0;
+}
+
+/* Whether a change of the translation of linear page vpn (INVLPG) can affect a jump into
+ * code reached through where. */
+static bool target_on_page(const struct tc_target *where, uint32_t vpn) {
+    if (where->big) return (vpn >> 10) >= (where->vpn0 >> 10) && (vpn >> 10) <= (where->vpn1 >> 10);
+    return vpn == where->vpn0 || vpn == where->vpn1;
+}
+
+static bool target_changes(const struct tc_target *where, enum tc_xlat_change what, uint32_t vpn) {
+    switch (what) {
+    case TC_XLAT_ALL: return true;
+    case TC_XLAT_NONGLOBAL: return !where->global;
+    case TC_XLAT_PAGE: return target_on_page(where, vpn);
+    }
+    return true;
 }
 
 struct tc *tc_create(uint32_t guest_pages) {
@@ -117,13 +133,20 @@ static void put_rel32(uint8_t *rel32, const uint8_t *dest) {
     memcpy(rel32, &rel, 4);
 }
 
-static void unchain_cross(struct tc *tc) {
-    for (uint32_t i = 0; i < tc->ncross; i++)
-        put_rel32(tc->cross[i].rel32, tc->cross[i].stub);
-    tc->ncross = 0;
+/* Puts back (to their exit stubs) the cross-page jumps into target, or all if NULL. */
+static void unchain_cross(struct tc *tc, const struct ccf *target) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < tc->ncross; i++) {
+        if (target && tc->cross[i].target != target)
+            tc->cross[kept++] = tc->cross[i];
+        else
+            put_rel32(tc->cross[i].rel32, tc->cross[i].stub);
+    }
+    tc->ncross = kept;
 }
 
-void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page) {
+void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page,
+              const struct tc_target *where) {
     int32_t rel;
     memcpy(&rel, rel32, 4);
     uint8_t *stub = rel32 + 4 + rel;
@@ -133,6 +156,8 @@ void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page
         if (tc->ncross >= TC_MAX_CROSS) return;
         tc->cross[tc->ncross].rel32 = rel32;
         tc->cross[tc->ncross].stub = stub;
+        tc->cross[tc->ncross].target = target;
+        tc->cross[tc->ncross].where = *where;
         tc->ncross++;
         put_rel32(rel32, target->host);
         return;
@@ -154,9 +179,10 @@ const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in) {
     return k;
 }
 
-void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user) {
+void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user,
+                 const struct tc_target *where) {
     uint32_t idx = (user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1));
-    if (tc->nfilled < TC_MAX_FILLED) tc->filled[tc->nfilled] = idx;
+    if (tc->nfilled < TC_MAX_FILLED) tc->filled[tc->nfilled] = (struct tc_filled){idx, *where};
     if (tc->nfilled <= TC_MAX_FILLED) tc->nfilled++;
     struct jcache_entry *e = &tc->jcache[idx];
     e->neg_eip = -(uint64_t)eip;
@@ -225,7 +251,7 @@ struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user) 
 static void ccf_kill(struct tc *tc, struct ccf *c) {
     if (c->dead) return;
     c->dead = true;
-    unchain_cross(tc); /* some may lead into c; they are not tracked per target */
+    unchain_cross(tc, c);
     /* Unchain every jump into c: it goes back to its exit stub. */
     for (struct ccf_link *l = c->incoming; l; l = l->next)
         put_rel32(l->rel32, l->stub);
@@ -260,9 +286,33 @@ uint32_t tc_invalidate_page(struct machine *m, uint32_t pn) {
     return n;
 }
 
-void tc_unchain_cross_page(struct tc *tc) {
-    unchain_cross(tc);
-    jcache_clear(tc);
+void tc_translation_changed(struct tc *tc, enum tc_xlat_change what, uint32_t vpn) {
+    if (what == TC_XLAT_ALL) {
+        unchain_cross(tc, NULL);
+        jcache_clear(tc);
+        return;
+    }
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < tc->ncross; i++) {
+        if (target_changes(&tc->cross[i].where, what, vpn))
+            put_rel32(tc->cross[i].rel32, tc->cross[i].stub);
+        else
+            tc->cross[kept++] = tc->cross[i];
+    }
+    tc->ncross = kept;
+    if (tc->nfilled > TC_MAX_FILLED) {
+        jcache_clear(tc); /* too many to tell apart */
+        return;
+    }
+    /* (an index may be listed more than once; clearing a slot is always safe) */
+    kept = 0;
+    for (uint32_t i = 0; i < tc->nfilled; i++) {
+        if (target_changes(&tc->filled[i].where, what, vpn))
+            tc->jcache[tc->filled[i].idx].neg_eip = 1;
+        else
+            tc->filled[kept++] = tc->filled[i];
+    }
+    tc->nfilled = kept;
 }
 
 void tc_flush(struct machine *m) {

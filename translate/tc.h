@@ -51,6 +51,14 @@ struct ccf {
 #define TC_MAX_CROSS 8192u
 #define TC_MAX_FILLED 4096u
 
+/* The linear pages a CCF's code was fetched through, and how their translation was held
+ * when a jump into it was chained or cached. */
+struct tc_target {
+    uint32_t vpn0, vpn1; /* first and last linear page of the CCF */
+    bool global;         /* every page of it global (PTE.G with CR4.PGE), or paging off */
+    bool big;            /* through a 4 MiB page: INVLPG anywhere in it drops the jump */
+};
+
 /* Inline indirect-branch cache entry: neg_eip = -(uint64_t)eip so that lea r, [neg+eip]
  * gives zero exactly on a hit (no flags touched); 1 marks an empty slot. */
 struct jcache_entry {
@@ -71,11 +79,20 @@ struct tc {
     struct ccf_link *links;
     uint32_t nlinks, maxlinks;
     struct jcache_entry *jcache; /* CPL 0-2 half, then CPL 3 half */
-    struct {
+    /* Chained jumps between linear pages and jump-cache entries depend on the guest's
+     * address translation of their target: each remembers the target's linear page(s) and
+     * whether that translation is global (survives CR3 loads), so that a CR3 load or an
+     * INVLPG undoes only what it can change (tc_translation_changed). */
+    struct tc_cross {
         uint8_t *rel32, *stub;
-    } cross[TC_MAX_CROSS]; /* chained jumps between linear pages (tc_unchain_cross_page) */
+        const struct ccf *target;
+        struct tc_target where;
+    } cross[TC_MAX_CROSS];
     uint32_t ncross;
-    uint32_t filled[TC_MAX_FILLED]; /* jump-cache entries filled since the last clear */
+    struct tc_filled {
+        uint32_t idx; /* jcache index */
+        struct tc_target where;
+    } filled[TC_MAX_FILLED]; /* jump-cache entries filled since the last full clear */
     uint32_t nfilled;
     struct insn *insns; /* decoded callout instructions (ccf.callout) */
     uint32_t ninsns;
@@ -92,7 +109,8 @@ struct ccf *tc_find_host(struct tc *tc, const uint8_t *pc, struct ccf *oneshot);
 /* Finds the meta entry for host pc inside c. */
 const struct ccf_meta *ccf_meta_at(const struct ccf *c, const uint8_t *pc);
 /* Patches the jump whose rel32 field is at rel32 to enter target; records the back-link. */
-void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page);
+void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page,
+              const struct tc_target *where);
 /* Throws away every CCF translated from guest page pn. Returns how many. */
 uint32_t tc_invalidate_page(struct machine *m, uint32_t pn);
 /* Empties the whole TC (when full). */
@@ -103,10 +121,14 @@ void tc_register(struct machine *m, struct ccf *c);
  * translated from are unchanged (data sharing a page with code). NULL if none. */
 struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user);
 /* The guest's address translation changed (CR3, INVLPG, paging mode): jumps between CCFs of
- * different linear pages and the indirect-branch cache may now lead to the wrong code. */
-void tc_unchain_cross_page(struct tc *tc);
+ * different linear pages and the indirect-branch cache may now lead to the wrong code.
+ * TC_XLAT_ALL: everything changed; TC_XLAT_NONGLOBAL: a CR3 load with CR4.PGE (global
+ * translations stay, SDM Vol. 3A §4.10.4.1); TC_XLAT_PAGE: INVLPG of linear page vpn. */
+enum tc_xlat_change { TC_XLAT_ALL, TC_XLAT_NONGLOBAL, TC_XLAT_PAGE };
+void tc_translation_changed(struct tc *tc, enum tc_xlat_change what, uint32_t vpn);
 /* Keeps a copy of a decoded callout instruction for the CCF's lifetime; NULL if full. */
 const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in);
-void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user);
+void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user,
+                 const struct tc_target *where);
 
 #endif

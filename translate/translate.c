@@ -529,7 +529,8 @@ static enum tclass classify_form(const struct insn *in) {
 static bool inline_callable(const struct insn *in, enum tclass c) {
     const ZydisDecodedInstruction *z = &in->zi;
     if (c == TC_EMULATE) {
-        if (z->mnemonic == ZYDIS_MNEMONIC_CLI) return true;
+        /* RDTSC: its value comes from the clock or the journal at the precise icount */
+        if (z->mnemonic == ZYDIS_MNEMONIC_CLI || z->mnemonic == ZYDIS_MNEMONIC_RDTSC) return true;
         /* MOV Sreg, r16/r32 (not CS, which #UD) */
         return z->mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
                in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
