@@ -64,6 +64,23 @@ int kmain(void) {
     (void)cmos(0x0c);
     sys_pic_mask(8, 1);
     puts_serial("rtc periodic reached 8\n");
+
+    /* Back-to-back RDTSC in one block while the timer interrupts it: under record/replay
+     * each read is a journal event, and an interrupt or state check recorded right after
+     * one must still be landed on exactly (a regression test for inline RDTSC). */
+    ticks = 0;
+    sys_pic_mask(0, 0);
+    __asm__ volatile("sti");
+    uint64_t prev = rdtsc();
+    int monotonic = 1;
+    while (ticks < 5) {
+        uint64_t a = rdtsc(), b = rdtsc(), c = rdtsc();
+        if (a < prev || b < a || c < b) monotonic = 0;
+        prev = c;
+    }
+    __asm__ volatile("cli");
+    sys_pic_mask(0, 1);
+    puts_serial(monotonic ? "rdtsc monotonic across interrupts\n" : "rdtsc went backwards\n");
     puts_serial("sys_timer done\n");
     guest_exit(0);
 }
