@@ -1,8 +1,8 @@
 /* Port I/O dispatch for the rrvm PC, and the glue between device models, guest time and
  * the terminal: PIC pair, PIT, CMOS/RTC, COM1, i8042, system control port B (0x61), the
- * POST port 0x80, PCI configuration ports (no devices), and QEMU's isa-debug-exit at 0xF4.
- * Every other port behaves like an unassigned ISA address: reads float high, writes go
- * nowhere. */
+ * POST port 0x80, PCI configuration ports (no devices), the reset control register (0xCF9),
+ * the ACPI PM registers (0x600-0x60B) and QEMU's isa-debug-exit at 0xF4. Every other port
+ * behaves like an unassigned ISA address: reads float high, writes go nowhere. */
 #include <string.h>
 
 #include "hv/machine.h"
@@ -16,8 +16,32 @@
 #define PCI_CONFIG_ADDRESS 0xCF8
 #define PCI_CONFIG_DATA 0xCFC
 
+static bool is_acpi_pm_port(uint16_t port) {
+    return port >= ACPI_PM_BASE && port <= ACPI_PM_LAST;
+}
+
+/* Reset control register (PIIX4/ICH "RC" at 0xCF9), the FADT's RESET_REG: bits 1 (SYS_RST)
+ * and 3 (FULL_RST) select the kind of reset and read back; writing bit 2 (RST_CPU) as 1
+ * resets the machine (ACPI 6.0 §4.8.3.6: equivalent to a power cycle; rrvm boots the kernel
+ * again on a fresh machine, or ends the run). */
+#define RESET_CONTROL_KEPT 0x0a
+
+static void reset_control_write(struct machine *m, uint8_t v) {
+    m->reset_control = v & RESET_CONTROL_KEPT;
+    if (v & ACPI_RESET_RST_CPU) m->reset_requested = true;
+}
+
+/* After a write to the ACPI PM registers: power off, and the SCI level into the PIC at once
+ * (as for the RTC's IRQ 8, so that a status bit cleared by the handler drops the line
+ * before the next device update). */
+static void acpi_pm_written(struct machine *m, enum acpi_pm_action a, uint64_t now) {
+    if (a == ACPI_PM_POWER_OFF) m->power_off_requested = true;
+    pic8259_set_irq(&m->pic, ACPI_SCI_IRQ, acpi_pm_sci(&m->acpi_pm, now));
+}
+
 static uint8_t read_byte(struct machine *m, uint16_t port) {
     uint64_t now = clock_now_ns(m);
+    if (is_acpi_pm_port(port)) return (uint8_t)acpi_pm_read(&m->acpi_pm, port, 1, now);
     switch (port) {
     case 0x20:
     case 0x21:
@@ -48,6 +72,7 @@ static uint8_t read_byte(struct machine *m, uint16_t port) {
     case 0x60:
     case 0x64: return i8042_read(&m->kbc, port);
     case 0x80: return 0xff;
+    case ACPI_RESET_PORT: return m->reset_control;
     default: break;
     }
     if (port >= COM1_BASE && port <= COM1_LAST) {
@@ -61,6 +86,10 @@ static uint8_t read_byte(struct machine *m, uint16_t port) {
 
 static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
     uint64_t now = clock_now_ns(m);
+    if (is_acpi_pm_port(port)) {
+        acpi_pm_written(m, acpi_pm_write(&m->acpi_pm, port, 1, v, now), now);
+        return;
+    }
     switch (port) {
     case 0x20:
     case 0x21:
@@ -86,6 +115,7 @@ static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
         if (i8042_write(&m->kbc, port, v)) m->reset_requested = true;
         return;
     case 0x80: return; /* POST codes / I/O delay */
+    case ACPI_RESET_PORT: reset_control_write(m, v); return;
     default: break;
     }
     if (port >= COM1_BASE && port <= COM1_LAST) {
@@ -113,6 +143,9 @@ static uint32_t device_read(struct machine *m, uint16_t port, unsigned size) {
         return 0xffffffffu;
     }
     if (port == PCI_CONFIG_ADDRESS && size == 4) return m->pci_address;
+    /* The ACPI PM registers are 16 and 32 bits wide: one access, so that a 32-bit read of
+     * PM_TMR samples the timer once (ACPI 6.0 §4.8.3.3: "accessed as 32 bits"). */
+    if (is_acpi_pm_port(port)) return acpi_pm_read(&m->acpi_pm, port, size, clock_now_ns(m));
     /* An 8-bit device on a wider IN is split into byte accesses to consecutive ports,
      * little-endian, as the ISA bus does for an 8-bit peripheral. Unassigned ports give
      * 0xFF per byte, hence 0xFFFF / 0xFFFFFFFF for wider reads. */
@@ -138,6 +171,11 @@ void ioport_write(struct machine *m, uint16_t port, unsigned size, uint32_t valu
         return;
     }
     if (port == PCI_CONFIG_DATA) return;
+    if (is_acpi_pm_port(port)) {
+        uint64_t now = clock_now_ns(m);
+        acpi_pm_written(m, acpi_pm_write(&m->acpi_pm, port, size, value, now), now);
+        return;
+    }
     for (unsigned i = 0; i < size && i < 4; i++)
         write_byte(m, (uint16_t)(port + i), (uint8_t)(value >> (8 * i)));
 }
@@ -175,10 +213,13 @@ uint64_t devices_update(struct machine *m) {
         pic8259_set_irq(&m->pic, 0, 0);
     }
     pic8259_set_irq(&m->pic, 8, rtc146818_irq(&m->rtc, now));
+    pic8259_set_irq(&m->pic, ACPI_SCI_IRQ, acpi_pm_sci(&m->acpi_pm, now));
     pump_input(m);
     pic8259_set_irq(&m->pic, COM1_IRQ, uart16550_irq(&m->com1));
     uint64_t next = pit8254_next_irq0_ns(&m->pit, now);
     uint64_t r = rtc146818_next_event_ns(&m->rtc, now);
     if (r < next) next = r;
+    uint64_t sci = acpi_pm_next_event_ns(&m->acpi_pm, now);
+    if (sci < next) next = sci;
     return next;
 }

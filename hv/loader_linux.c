@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/acpi_tables.h"
 #include "hv/segments.h"
 
 /* Guest-physical layout chosen by this loader (below 640 KiB, as a boot loader would). */
@@ -95,6 +96,9 @@ int linux_load(struct machine *m, const char *kernel_path, const char *append,
         free(k);
         return -1;
     }
+    /* The firmware's ACPI tables in the BIOS area, which the e820 map below reserves
+     * (0xF0000-0xFFFFF): the kernel finds the RSDP by scanning 0xE0000-0xFFFFF. */
+    acpi_tables_install(m);
     guest_phys_write(m, KERNEL_ADDR, k + pm_off, (unsigned)pm_len);
 
     /* boot_params: zero, then the setup header as the kernel image carries it */

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hv/acpi_tables.h"
+
 #define MB_HEADER_MAGIC 0x1BADB002u
 #define MB_BOOT_MAGIC 0x2BADB002u
 #define MB_SEARCH_BYTES 8192 /* §3.1.1: header within the first 8192 bytes, 32-bit aligned */
@@ -335,6 +337,9 @@ int multiboot_load(struct machine *m, const char *kernel_path, const char *appen
                  kernel_path);
         goto out;
     }
+    /* The firmware's ACPI tables, in the BIOS area the memory map reserves (0xF0000), as
+     * SeaBIOS provides them under QEMU; first, so that a kernel image loaded over them wins. */
+    acpi_tables_install(m);
     bool is_elf = len >= 4 && memcmp(img, ELFMAG, SELFMAG) == 0;
 
     /* §3.1.1: the header is 32-bit aligned in the first 8192 bytes, and magic + flags +

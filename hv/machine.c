@@ -62,6 +62,8 @@ void machine_power_on(struct machine *m, enum clock_mode mode, int64_t epoch_s) 
     pit8254_init(&m->pit, now);
     rtc146818_init(&m->rtc, epoch_s, now, m->ram_size);
     i8042_init(&m->kbc);
+    acpi_pm_init(&m->acpi_pm, now);
+    m->reset_control = 0;
     m->port61 = 0;
     pit8254_set_gate(&m->pit, 2, false, now);
     m->devices_dirty = true;

@@ -8,6 +8,7 @@
 
 #include "hv/cpu.h"
 #include "hv/mmu.h"
+#include "hostdriver/acpi_pm.h"
 #include "hostdriver/console.h"
 #include "hostdriver/i8042.h"
 #include "hostdriver/pic8259.h"
@@ -49,6 +50,7 @@ enum run_result {
     RUN_BREAKPOINT,    /* a debugger breakpoint at cpu.eip (not yet executed) */
     RUN_WATCH,         /* a debugger watchpoint's page was touched (machine.watch_*) */
     RUN_MONITOR_ERROR, /* monitor could not continue (message in machine.error) */
+    RUN_POWER_OFF,     /* the guest entered ACPI S5 (soft off) through PM1a_CNT */
 };
 
 struct run_stats {
@@ -93,6 +95,10 @@ struct machine {
     struct i8042 kbc;
     uint8_t port61;       /* system control port B: bit 0 PIT gate 2, bit 1 speaker data */
     uint32_t pci_address; /* last value written to 0xCF8 */
+    /* ACPI PM1 registers and PM timer (hostdriver/acpi_pm.h), and the reset control
+     * register at 0xCF9 (the FADT's RESET_REG, hostdriver/ioport.c) */
+    struct acpi_pm acpi_pm;
+    uint8_t reset_control;
     struct console console;
     bool console_open;
     uint8_t input[256]; /* terminal bytes not yet taken by the UART */
@@ -109,6 +115,8 @@ struct machine {
     bool triple_fault;
     bool reset_on_triple_fault;
     bool reset_requested;
+    /* SLP_EN written with SLP_TYP = S5 (ACPI soft off): machine_run returns RUN_POWER_OFF */
+    bool power_off_requested;
     int fetch_fault;        /* vector + 1 when translate_block could not fetch eip */
     uint32_t prefill_eip; /* an instruction about to run again after a #PF or INVLPG that
                              took its page out of the view (hv/monitor.c prefill_access);

@@ -460,6 +460,7 @@ enum run_result machine_run(struct machine *m) {
     for (;;) {
         if (m->exited) return RUN_EXIT_DEVICE;
         if (m->reset_requested) return RUN_RESET;
+        if (m->power_off_requested) return RUN_POWER_OFF;
         if (m->console_open && m->console.quit_requested) return RUN_USER_QUIT;
         if (m->nonflat_segment) {
             snprintf(m->error, sizeof m->error,

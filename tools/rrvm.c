@@ -41,6 +41,7 @@ enum {
     STATUS_DIVERGED = 6,  /* replay left the recorded path, or the trace is damaged */
     STATUS_TRUNCATED = 7, /* replay reached the end of a trace whose recorder was stopped */
     STATUS_STOPPED = 8,   /* SIGINT/SIGTERM */
+    STATUS_RESET = 10,    /* the guest reset the machine and it was not rebooted */
     STATUS_MONITOR = 70,  /* internal monitor error (EX_SOFTWARE) */
 };
 
@@ -49,7 +50,7 @@ enum {
 
 static void usage(FILE *out) {
     fputs("usage: rrvm run -kernel FILE [-m MB] [-append STR] [-initrd LIST]\n"
-          "                [--stats] [--icount-limit N]\n"
+          "                [--stats] [--icount-limit N] [--no-reboot]\n"
           "       rrvm record -o FILE [--symbols ELF] [run options]\n"
           "       rrvm replay FILE [--until ICOUNT] [--quiet] [--stats]\n"
           "       rrvm replay FILE --gdb-port PORT | --gdb-pipe   (serve gdb, reverse too)\n"
@@ -73,7 +74,11 @@ static void usage(FILE *out) {
           "                     guest time (PIT, RTC, TSC) follows the host clock (default), or\n"
           "                     is derived from the instruction count: a reproducible run\n"
           "  --on-triple-fault=exit|reset\n"
-          "                     on a triple fault, report it and exit 3 (default) or reboot\n"
+          "                     on a triple fault, report it and exit 3 (default) or reset\n"
+          "                     the machine (a reboot, or the end of the run with --no-reboot)\n"
+          "  --no-reboot        when the guest resets the machine (ACPI reset register, i8042,\n"
+          "                     --on-triple-fault=reset), end the run with status 10 instead of\n"
+          "                     booting the kernel again, as QEMU's -no-reboot\n"
           "\n"
           "COM1 input comes from standard input (raw mode on a terminal; Ctrl-A x quits,\n"
           "Ctrl-A Ctrl-A sends Ctrl-A).\n"
@@ -82,10 +87,13 @@ static void usage(FILE *out) {
           "  S    the guest wrote v to isa-debug-exit (port 0xf4): S = ((v << 1) | 1) & 255,\n"
           "       as under QEMU; this status is always odd, so 3 and 5 below can also come\n"
           "       from the guest: the one-line message on stderr tells them apart\n"
+          "  0    the guest powered off (ACPI S5: \"rrvm: guest powered off\"), or Ctrl-A x\n"
           "  2    usage error, or the kernel could not be loaded (one line on stderr)\n"
           "  3    triple fault (\"rrvm: triple fault: guest #GP at eip=...\")\n"
           "  4    --icount-limit reached\n"
           "  5    guest halted and nothing can wake it\n"
+          "  10   the guest reset the machine (\"rrvm: guest requested a reset\") and rrvm\n"
+          "       did not reboot it: --no-reboot, or `record`, whose trace ends at a reset\n"
           "  70   internal monitor error\n"
           "If standard output is closed early (e.g. `rrvm run ... | head`), rrvm ends on\n"
           "SIGPIPE as other filters do.\n",
@@ -160,7 +168,8 @@ struct run_options {
     bool stats;
     enum clock_mode clock;
     bool reset_on_triple_fault;
-    int gdb_port; /* 0: no gdb */
+    bool no_reboot; /* a guest reset ends the run (STATUS_RESET) instead of rebooting */
+    int gdb_port;   /* 0: no gdb */
 };
 
 /* Name of a flag without its leading dashes: "--kernel" and "-kernel" are the same. */
@@ -178,6 +187,7 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
     o->stats = false;
     o->clock = CLOCK_HOST;
     o->reset_on_triple_fault = false;
+    o->no_reboot = false;
     o->gdb_port = 0;
 
     for (int i = 0; i < argc; i++) {
@@ -213,6 +223,10 @@ static void parse_run_args(int argc, char **argv, struct run_options *o) {
         } else if (!strcmp(name, "stats")) {
             if (inline_value) fail_usage("option '%.*s' takes no value", (int)(eq - arg), arg);
             o->stats = true;
+            takes_value = false;
+        } else if (!strcmp(name, "no-reboot")) {
+            if (inline_value) fail_usage("option '%.*s' takes no value", (int)(eq - arg), arg);
+            o->no_reboot = true;
             takes_value = false;
         } else if (strcmp(name, "kernel") && strcmp(name, "m") && strcmp(name, "append") &&
                    strcmp(name, "initrd") && strcmp(name, "icount-limit") &&
@@ -365,8 +379,14 @@ static int report_end(struct machine *m, enum run_result r, uint64_t icount_limi
         break;
     case RUN_RESET:
         fputs("rrvm: guest requested a reset\n", stderr);
-        status = 0;
+        status = STATUS_RESET;
         *reason = "reset";
+        break;
+    case RUN_POWER_OFF:
+        /* ACPI S5 (soft off): the guest shut down on purpose, a success */
+        fputs("rrvm: guest powered off\n", stderr);
+        status = 0;
+        *reason = "powered off";
         break;
     case RUN_MONITOR_ERROR:
         print_one_line("rrvm: monitor error: ", m->error);
@@ -428,8 +448,9 @@ static int run_or_record(struct run_options *o, const char *record_path) {
         if (gdb_done) break;
         r = machine_run(m);
         bool reset = r == RUN_RESET || (r == RUN_GUEST_FAULT && o->reset_on_triple_fault);
-        /* a recording ends at a reset: the trace describes one boot */
-        if (!reset || record_path) break;
+        /* a recording ends at a reset: the trace describes one boot; --no-reboot ends a run
+         * there too, as QEMU's -no-reboot does */
+        if (!reset || record_path || o->no_reboot) break;
         /* a reset: the same kernel boots again on a fresh machine, as after a reboot */
         fflush(stdout);
         if (r == RUN_GUEST_FAULT)
@@ -446,6 +467,12 @@ static int run_or_record(struct run_options *o, const char *record_path) {
     if (fflush(stdout) != 0 || ferror(stdout))
         fputs("rrvm: warning: some of the guest's serial output could not be written\n", stderr);
     if (o->stats) machine_print_stats(m, stderr);
+    if (r == RUN_GUEST_FAULT && o->reset_on_triple_fault) {
+        /* --on-triple-fault=reset: the shutdown cycle resets the machine, and the run ends
+         * at that reset like at any other (what happened first, then the reset) */
+        print_one_line("rrvm: ", m->error);
+        r = RUN_RESET;
+    }
     const char *reason;
     int status = report_end(m, r, o->icount_limit, &reason);
     if (record_path) {
@@ -628,7 +655,7 @@ static int cmd_replay(int argc, char **argv) {
     if (stats) machine_print_stats(m, stderr);
     int status;
     if (r == RUN_EXIT_DEVICE || r == RUN_GUEST_FAULT || r == RUN_HALTED || r == RUN_RESET ||
-        r == RUN_REPLAY_END) {
+        r == RUN_POWER_OFF || r == RUN_REPLAY_END) {
         /* the recording's end event should be next, at this very instruction */
         (void)replay_due_interrupt(m);
     }
