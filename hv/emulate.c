@@ -158,7 +158,7 @@ static int write_cr(struct machine *m, int cr, uint32_t v) {
         if (m->rep) replay_cr3(m, v);
         c->cr[3] = v;
         /* a CR3 load flushes all but global translations (SDM Vol. 3A §4.10.4.1) */
-        machine_tlb_flush(m, (c->cr[4] & CR4_PGE) != 0);
+        machine_cr3_loaded(m);
         m->stats.cr3_writes++;
         return 0;
     case 4: {

@@ -79,6 +79,16 @@ void machine_tlb_flush(struct machine *m, bool keep_global) {
     m->stats.tlb_flushes++;
 }
 
+static bool code_translation_same(void *ctx, uint32_t vpn, uint32_t ppn, bool user) {
+    return mmu_code_translation_same(ctx, vpn, ppn, user);
+}
+
+void machine_cr3_loaded(struct machine *m) {
+    mmu_cr3_loaded(m);
+    tc_cr3_loaded(m->tc, (m->cpu.cr[4] & CR4_PGE) != 0, code_translation_same, m);
+    m->stats.tlb_flushes++;
+}
+
 void machine_tlb_flush_page(struct machine *m, uint32_t lin) {
     mmu_flush_page(m, lin);
     /* paging off: mmu_flush_page flushed everything, the translation itself is unchanged */
@@ -103,12 +113,14 @@ static inline void copy_small(uint8_t *d, const uint8_t *s, unsigned len) {
         return;
     }
     unsigned i = 0;
-    for (; i + 8 <= len; i += 8) memcpy(d + i, s + i, 8);
+    for (; i + 8 <= len; i += 8)
+        memcpy(d + i, s + i, 8);
     if (i + 4 <= len) {
         memcpy(d + i, s + i, 4);
         i += 4;
     }
-    for (; i < len; i++) d[i] = s[i];
+    for (; i < len; i++)
+        d[i] = s[i];
 }
 
 /* Stores by the monitor, a helper or a device into a frame holding translated code

@@ -63,7 +63,7 @@ struct run_stats {
     uint64_t callouts_io;
     uint64_t callouts_priv;
     uint64_t callouts_helper;
-    uint64_t inline_calls; /* callouts run from inside a CCF (ccf_inline_insn) */
+    uint64_t inline_calls;          /* callouts run from inside a CCF (ccf_inline_insn) */
     uint64_t tlb_misses;            /* host faults that mapped a page into a linear view */
     uint64_t tlb_prefills;          /* pages mapped before the access (prefill_access) */
     uint64_t invalidations;         /* CCFs thrown away because their code page was written */
@@ -118,9 +118,9 @@ struct machine {
     /* SLP_EN written with SLP_TYP = S5 (ACPI soft off): machine_run returns RUN_POWER_OFF */
     bool power_off_requested;
     int fetch_fault;        /* vector + 1 when translate_block could not fetch eip */
-    uint32_t prefill_eip; /* an instruction about to run again after a #PF or INVLPG that
-                             took its page out of the view (hv/monitor.c prefill_access);
-                             UINT32_MAX = none */
+    uint32_t prefill_eip;   /* an instruction about to run again after a #PF or INVLPG that
+                               took its page out of the view (hv/monitor.c prefill_access);
+                               UINT32_MAX = none */
     bool soft_int_retired;  /* INT n counted and eip advanced, its delivery under way */
     uint32_t soft_int_eip;  /* where that INT n is */
     uint64_t idle_limit_ns; /* halted longer than this (guest time) ends the run; 0 = never */
@@ -206,6 +206,9 @@ uint64_t devices_update(struct machine *m);
  * if keep_global), and translated-code links that depended on them. */
 void machine_tlb_flush(struct machine *m, bool keep_global);
 void machine_tlb_flush_page(struct machine *m, uint32_t lin);
+/* CR3 was loaded (MOV CR3 or a task switch): non-global translations go (SDM Vol. 3A
+ * §4.10.4.1), as far as the guest can tell. */
+void machine_cr3_loaded(struct machine *m);
 /* Opens the terminal on fd 0 for COM1 input (raw mode on a tty). */
 void machine_attach_console(struct machine *m);
 

@@ -424,6 +424,93 @@ void mmu_flush(struct machine *m, bool keep_global) {
     u->identity = false;
 }
 
+/* Whether the paging structures under the current CR3 give e's page the translation its
+ * view mapping holds, with the accessed (and, if mapped writable, dirty) bits already set:
+ * then a CR3 load may keep the mapping. A processor may cache any translation it could
+ * use, speculatively too (SDM Vol. 3A §4.10.2.3), and a walk on the next access would
+ * find the same frame and rights and set no A/D bit: nothing the guest can tell. */
+static bool translation_unchanged(struct machine *m, const struct mmu_map *e, bool *global) {
+    struct cpu *c = &m->cpu;
+    uint32_t lin = e->vpn << 12;
+    uint32_t pde = phys_read32(m, (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2));
+    if ((pde & (PTE_P | PTE_A)) != (PTE_P | PTE_A)) return false;
+    bool big = (pde & PTE_PS) && (c->cr[4] & CR4_PSE);
+    uint32_t pte = pde, pa;
+    if (big) {
+        if (pde & 0x003fe000u) return false;
+        pa = (pde & 0xffc00000u) | (lin & 0x3ff000u);
+    } else {
+        pte = phys_read32(m, (pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2));
+        if ((pte & (PTE_P | PTE_A)) != (PTE_P | PTE_A)) return false;
+        pa = pte & 0xfffff000u;
+    }
+    if ((pa >> 12) != e->ppn) return false;
+    bool u_ok = (pde & PTE_U) && (pte & PTE_U);
+    bool rw = (pde & PTE_W) && (pte & PTE_W);
+    bool user = e->view == VIEW_USER;
+    if (user && !u_ok) return false;
+    if (e->writable) {
+        bool w_ok = user ? (u_ok && rw) : (rw || !(c->cr[0] & CR0_WP));
+        if (!w_ok || !(pte & PTE_D)) return false;
+    }
+    *global = (pte & PTE_G) && (c->cr[4] & CR4_PGE);
+    return true;
+}
+
+bool mmu_code_translation_same(struct machine *m, uint32_t vpn, uint32_t ppn, bool user) {
+    if (!(m->cpu.cr[0] & CR0_PG)) return vpn == ppn;
+    struct mmu_map probe = {.vpn = vpn, .ppn = ppn, .view = user ? VIEW_USER : VIEW_SUPER};
+    bool global;
+    return translation_unchanged(m, &probe, &global);
+}
+
+void mmu_cr3_loaded(struct machine *m) {
+    struct mmu *u = &m->mmu;
+    bool keep_global = (m->cpu.cr[4] & CR4_PGE) != 0;
+    uint32_t nlive = 0;
+    for (uint32_t i = 0; i < u->nmap; i++)
+        nlive += u->map[i].live && !(keep_global && u->map[i].global);
+    /* many pages: walking them all costs more than refilling the ones used again */
+    if (u->identity || nlive > 1024) {
+        mmu_flush(m, keep_global);
+        return;
+    }
+    u->gen++;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < u->nmap; i++) {
+        struct mmu_map *e = &u->map[i];
+        if (!e->live) continue;
+        bool global = e->global;
+        if ((keep_global && e->global) || translation_unchanged(m, e, &global)) {
+            e->global = global;
+            kept++;
+            continue;
+        }
+        view_unmap(u, e->view, (uint64_t)e->vpn << 12, 4096);
+        unlink_map(u, (int32_t)i);
+    }
+    /* compact the table (its chains hold only live entries), so that the next CR3 load
+     * walks what is mapped, not what ever was */
+    for (uint32_t i = 0; i < u->nmap; i++)
+        if (u->map[i].live) {
+            u->phys_head[u->map[i].ppn] = -1;
+            u->vhash[vhash(u->map[i].vpn)] = -1;
+        }
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < u->nmap; i++) {
+        if (!u->map[i].live) continue;
+        struct mmu_map e = u->map[i];
+        e.pnext = u->phys_head[e.ppn];
+        e.vnext = u->vhash[vhash(e.vpn)];
+        u->map[n] = e;
+        u->phys_head[e.ppn] = (int32_t)n;
+        u->vhash[vhash(e.vpn)] = (int32_t)n;
+        n++;
+    }
+    u->nmap = n;
+    (void)kept;
+}
+
 void mmu_flush_page(struct machine *m, uint32_t lin) {
     struct mmu *u = &m->mmu;
     u->gen++;

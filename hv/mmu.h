@@ -108,6 +108,13 @@ bool mmu_translation_global(struct machine *m, uint32_t lin, bool *big);
 /* Whether linear page vpn is in view v (and writable there, if write). */
 bool mmu_view_mapped(const struct machine *m, uint32_t vpn, enum mmu_view v, bool write);
 void mmu_flush(struct machine *m, bool keep_global);
+/* A CR3 load: drops the non-global mappings (global ones too without CR4.PGE) except those
+ * whose translation the new page tables give unchanged, with A/D already set. */
+void mmu_cr3_loaded(struct machine *m);
+/* Whether linear page vpn now translates to frame ppn with the rights of an instruction
+ * fetch at user (or supervisor) level and its A bits already set (a jump into code
+ * translated from it may be kept). */
+bool mmu_code_translation_same(struct machine *m, uint32_t vpn, uint32_t ppn, bool user);
 /* INVLPG: drops the mappings of linear page lin in both views. */
 void mmu_flush_page(struct machine *m, uint32_t lin);
 /* Makes every linear mapping of physical frame ppn read-only (CCFs were translated from

@@ -332,7 +332,8 @@ static struct tc_target target_translation(struct machine *m, const struct ccf *
     struct tc_target w = {target->eip >> 12, (target->end_eip - 1) >> 12, false, false};
     bool big0, big1 = false;
     w.global = mmu_translation_global(m, target->eip, &big0);
-    if (w.vpn1 != w.vpn0) w.global = mmu_translation_global(m, target->end_eip - 1, &big1) && w.global;
+    if (w.vpn1 != w.vpn0)
+        w.global = mmu_translation_global(m, target->end_eip - 1, &big1) && w.global;
     w.big = big0 || big1;
     return w;
 }
@@ -409,7 +410,8 @@ static void prefill_access(struct machine *m, const struct ccf *c) {
             if (mem || op->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT) return;
             mem = op;
         }
-        if (!mem || mem->size == 0 || (written & (gpr_bit(mem->mem.base) | gpr_bit(mem->mem.index))))
+        if (!mem || mem->size == 0 ||
+            (written & (gpr_bit(mem->mem.base) | gpr_bit(mem->mem.index))))
             return;
         uint32_t lin = helper_mem_ea(cpu, &in, mem);
         if ((lin & 0xfff) + mem->size / 8u > 4096) return; /* two pages: which faults first? */
@@ -670,7 +672,7 @@ enum run_result machine_run(struct machine *m) {
             }
             if (!(m->nbreakpoints && machine_is_breakpoint(m, cpu->eip))) {
                 struct tc_target where = target_translation(m, target);
-                jcache_fill(m->tc, cpu->eip, target->host, cpu->cpl == 3, &where);
+                jcache_fill(m->tc, cpu->eip, target, &where);
             }
             break;
         }
@@ -750,8 +752,8 @@ void machine_print_stats(const struct machine *m, FILE *out) {
     fprintf(out, "  callouts: io %llu, privileged %llu, helper %llu (inline %llu)\n",
             (unsigned long long)s->callouts_io, (unsigned long long)s->callouts_priv,
             (unsigned long long)s->callouts_helper, (unsigned long long)s->inline_calls);
-    fprintf(out, "  view page fills        %llu (prefilled %llu)\n", (unsigned long long)s->tlb_misses,
-            (unsigned long long)s->tlb_prefills);
+    fprintf(out, "  view page fills        %llu (prefilled %llu)\n",
+            (unsigned long long)s->tlb_misses, (unsigned long long)s->tlb_prefills);
     fprintf(out, "  invalidations          %llu\n", (unsigned long long)s->invalidations);
     fprintf(out, "  insns as host code     %llu (%.4f%%)\n",
             (unsigned long long)s->insns_translated_code,

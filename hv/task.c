@@ -114,7 +114,7 @@ int task_switch(struct machine *m, uint16_t sel, enum task_source src, uint32_t 
     memcpy(&v32, nt + TSS_CR3, 4);
     if (c->cr[0] & CR0_PG) {
         c->cr[3] = v32;
-        machine_tlb_flush(m, (c->cr[4] & CR4_PGE) != 0);
+        machine_cr3_loaded(m);
     }
     memcpy(&v32, nt + TSS_EFLAGS, 4);
     if (src == TASK_CALL || src == TASK_INT) v32 |= FL_NT;

@@ -13,17 +13,10 @@
 #define TC_MAX_SRC (TC_MAX_CCFS * 64u)
 #define TC_MAX_INSNS 32768u
 
-/* Empties the indirect-branch cache: only the entries filled since the last clear, unless
- * there were too many to remember. */
-static void jcache_clear(struct tc *tc) {
-    if (tc->nfilled > TC_MAX_FILLED) {
-        for (uint32_t i = 0; i < 2 * JCACHE_ENTRIES; i++)
-            tc->jcache[i].neg_eip = 1;
-    } else {
-        for (uint32_t i = 0; i < tc->nfilled; i++)
-            tc->jcache[tc->filled[i].idx].neg_eip = 1;
-    }
-    tc->nfilled = 0;
+/* Empties the whole indirect-branch cache. */
+static void jcache_clear_all(struct tc *tc) {
+    for (uint32_t i = 0; i < 2 * JCACHE_ENTRIES; i++)
+        tc->jcache[i].neg_eip = 1;
 }
 
 /* Whether a change of the translation of linear page vpn (INVLPG) can affect a jump into
@@ -31,15 +24,6 @@ static void jcache_clear(struct tc *tc) {
 static bool target_on_page(const struct tc_target *where, uint32_t vpn) {
     if (where->big) return (vpn >> 10) >= (where->vpn0 >> 10) && (vpn >> 10) <= (where->vpn1 >> 10);
     return vpn == where->vpn0 || vpn == where->vpn1;
-}
-
-static bool target_changes(const struct tc_target *where, enum tc_xlat_change what, uint32_t vpn) {
-    switch (what) {
-    case TC_XLAT_ALL: return true;
-    case TC_XLAT_NONGLOBAL: return !where->global;
-    case TC_XLAT_PAGE: return target_on_page(where, vpn);
-    }
-    return true;
 }
 
 struct tc *tc_create(uint32_t guest_pages) {
@@ -64,15 +48,18 @@ struct tc *tc_create(uint32_t guest_pages) {
     tc->jcache = malloc(sizeof(struct jcache_entry) * 2 * JCACHE_ENTRIES);
     tc->src = malloc(TC_MAX_SRC);
     tc->insns = malloc(sizeof(struct insn) * TC_MAX_INSNS);
+    for (int k = 0; k < 2; k++) {
+        tc->deps[k].e = malloc(sizeof(struct tc_dep) * TC_MAX_DEPS);
+        tc->deps[k].max = TC_MAX_DEPS;
+    }
     tc->maxsrc = TC_MAX_SRC;
     if (!tc->ccfs || !tc->meta || !tc->links || !tc->page_head || !tc->jcache || !tc->src ||
-        !tc->insns) {
+        !tc->insns || !tc->deps[0].e || !tc->deps[1].e) {
         tc_destroy(tc);
         return NULL;
     }
     memset(tc->page_head, 0xff, sizeof(int32_t) * guest_pages);
-    tc->nfilled = TC_MAX_FILLED + 1; /* all entries */
-    jcache_clear(tc);
+    jcache_clear_all(tc);
     return tc;
 }
 
@@ -86,6 +73,8 @@ void tc_destroy(struct tc *tc) {
     free(tc->jcache);
     free(tc->src);
     free(tc->insns);
+    free(tc->deps[0].e);
+    free(tc->deps[1].e);
     free(tc);
 }
 
@@ -133,16 +122,45 @@ static void put_rel32(uint8_t *rel32, const uint8_t *dest) {
     memcpy(rel32, &rel, 4);
 }
 
-/* Puts back (to their exit stubs) the cross-page jumps into target, or all if NULL. */
-static void unchain_cross(struct tc *tc, const struct ccf *target) {
+/* Undoes one dependent jump: a chained jump goes back to its exit stub, a jump-cache
+ * entry is emptied (an index may be listed twice; emptying a slot is always safe). */
+static void dep_drop(struct tc_dep *d) {
+    if (d->rel32) put_rel32(d->rel32, d->stub);
+    /* (jcache entries are emptied by the caller, which has the table) */
+    if (d->target) ((struct ccf *)d->target)->ndeps--;
+}
+
+/* Drops the entries of set k for which drop() holds (all if drop is NULL). */
+static void deps_filter(struct tc *tc, int k, bool (*drop)(const struct tc_dep *, const void *),
+                        const void *arg) {
+    struct tc_depset *set = &tc->deps[k];
     uint32_t kept = 0;
-    for (uint32_t i = 0; i < tc->ncross; i++) {
-        if (target && tc->cross[i].target != target)
-            tc->cross[kept++] = tc->cross[i];
-        else
-            put_rel32(tc->cross[i].rel32, tc->cross[i].stub);
+    for (uint32_t i = 0; i < set->n; i++) {
+        struct tc_dep *d = &set->e[i];
+        if (drop && !drop(d, arg)) {
+            set->e[kept++] = *d;
+            continue;
+        }
+        if (!d->rel32) tc->jcache[d->jidx].neg_eip = 1;
+        dep_drop(d);
     }
-    tc->ncross = kept;
+    set->n = kept;
+    if (k == 1 && kept == 0) memset(tc->global_regions, 0, sizeof tc->global_regions);
+}
+
+static void deps_add(struct tc *tc, const struct tc_dep *d) {
+    int k = d->where.global ? 1 : 0;
+    struct tc_depset *set = &tc->deps[k];
+    if (set->n >= set->max) deps_filter(tc, k, NULL, NULL); /* full: start that set over */
+    set->e[set->n++] = *d;
+    ((struct ccf *)d->target)->ndeps++;
+    if (k == 1)
+        for (uint32_t r = d->where.vpn0 >> 10; r <= d->where.vpn1 >> 10; r++)
+            tc->global_regions[r / 32] |= 1u << (r % 32);
+}
+
+static bool dep_into(const struct tc_dep *d, const void *target) {
+    return d->target == target;
 }
 
 void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page,
@@ -151,14 +169,10 @@ void tc_chain(struct tc *tc, uint8_t *rel32, struct ccf *target, bool cross_page
     memcpy(&rel, rel32, 4);
     uint8_t *stub = rel32 + 4 + rel;
     if (cross_page) {
-        /* Jumps to another linear page live only until the next change of address
-         * translation (or of any CCF): kept apart, so that undoing them all is cheap. */
-        if (tc->ncross >= TC_MAX_CROSS) return;
-        tc->cross[tc->ncross].rel32 = rel32;
-        tc->cross[tc->ncross].stub = stub;
-        tc->cross[tc->ncross].target = target;
-        tc->cross[tc->ncross].where = *where;
-        tc->ncross++;
+        /* Jumps to another linear page live only as long as the translation of the
+         * target's pages (or the target itself): kept apart, by that translation. */
+        struct tc_dep d = {rel32, stub, 0, target, *where};
+        deps_add(tc, &d);
         put_rel32(rel32, target->host);
         return;
     }
@@ -179,14 +193,14 @@ const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in) {
     return k;
 }
 
-void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user,
+void jcache_fill(struct tc *tc, uint32_t eip, const struct ccf *target,
                  const struct tc_target *where) {
-    uint32_t idx = (user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1));
-    if (tc->nfilled < TC_MAX_FILLED) tc->filled[tc->nfilled] = (struct tc_filled){idx, *where};
-    if (tc->nfilled <= TC_MAX_FILLED) tc->nfilled++;
+    uint32_t idx = (target->user ? JCACHE_ENTRIES : 0) + (eip & (JCACHE_ENTRIES - 1));
+    struct tc_dep d = {NULL, NULL, idx, target, *where};
+    deps_add(tc, &d);
     struct jcache_entry *e = &tc->jcache[idx];
     e->neg_eip = -(uint64_t)eip;
-    e->host = (uint64_t)(uintptr_t)host;
+    e->host = (uint64_t)(uintptr_t)target->host;
 }
 
 static void register_pages(struct machine *m, struct ccf *c) {
@@ -251,7 +265,9 @@ struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user) 
 static void ccf_kill(struct tc *tc, struct ccf *c) {
     if (c->dead) return;
     c->dead = true;
-    unchain_cross(tc, c);
+    if (c->ndeps)
+        for (int k = 0; k < 2; k++)
+            deps_filter(tc, k, dep_into, c);
     /* Unchain every jump into c: it goes back to its exit stub. */
     for (struct ccf_link *l = c->incoming; l; l = l->next)
         put_rel32(l->rel32, l->stub);
@@ -286,33 +302,51 @@ uint32_t tc_invalidate_page(struct machine *m, uint32_t pn) {
     return n;
 }
 
+static bool dep_on_page(const struct tc_dep *d, const void *vpn) {
+    return target_on_page(&d->where, *(const uint32_t *)vpn);
+}
+
 void tc_translation_changed(struct tc *tc, enum tc_xlat_change what, uint32_t vpn) {
-    if (what == TC_XLAT_ALL) {
-        unchain_cross(tc, NULL);
-        jcache_clear(tc);
-        return;
+    switch (what) {
+    case TC_XLAT_ALL:
+        deps_filter(tc, 0, NULL, NULL);
+        deps_filter(tc, 1, NULL, NULL);
+        break;
+    case TC_XLAT_NONGLOBAL: deps_filter(tc, 0, NULL, NULL); break;
+    case TC_XLAT_PAGE:
+        deps_filter(tc, 0, dep_on_page, &vpn);
+        /* global targets cluster in a few 4 MiB regions (the kernel's text) */
+        if (tc->global_regions[(vpn >> 10) / 32] & (1u << ((vpn >> 10) % 32)))
+            deps_filter(tc, 1, dep_on_page, &vpn);
+        break;
     }
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < tc->ncross; i++) {
-        if (target_changes(&tc->cross[i].where, what, vpn))
-            put_rel32(tc->cross[i].rel32, tc->cross[i].stub);
-        else
-            tc->cross[kept++] = tc->cross[i];
-    }
-    tc->ncross = kept;
-    if (tc->nfilled > TC_MAX_FILLED) {
-        jcache_clear(tc); /* too many to tell apart */
-        return;
-    }
-    /* (an index may be listed more than once; clearing a slot is always safe) */
-    kept = 0;
-    for (uint32_t i = 0; i < tc->nfilled; i++) {
-        if (target_changes(&tc->filled[i].where, what, vpn))
-            tc->jcache[tc->filled[i].idx].neg_eip = 1;
-        else
-            tc->filled[kept++] = tc->filled[i];
-    }
-    tc->nfilled = kept;
+}
+
+struct still_same_check {
+    bool (*still_same)(void *ctx, uint32_t vpn, uint32_t ppn, bool user);
+    void *ctx;
+};
+
+static bool dep_translation_changed(const struct tc_dep *d, const void *arg) {
+    const struct still_same_check *c = arg;
+    const struct tc_target *w = &d->where;
+    const struct ccf *t = d->target;
+    return !(c->still_same(c->ctx, w->vpn0, t->page[0], t->user) &&
+             (w->vpn1 == w->vpn0 || c->still_same(c->ctx, w->vpn1, t->page[1], t->user)));
+}
+
+void tc_cr3_loaded(struct tc *tc, bool keep_global,
+                   bool (*still_same)(void *ctx, uint32_t vpn, uint32_t ppn, bool user),
+                   void *ctx) {
+    /* the non-global jumps whose target pages translate as before stay; checking costs two
+     * page-table reads each: past a thousand, dropping them is cheaper */
+    struct still_same_check c = {still_same, ctx};
+    if (tc->deps[0].n <= 1024)
+        deps_filter(tc, 0, dep_translation_changed, &c);
+    else
+        deps_filter(tc, 0, NULL, NULL);
+    if (!keep_global)
+        deps_filter(tc, 1, tc->deps[1].n <= 1024 ? dep_translation_changed : NULL, &c);
 }
 
 void tc_flush(struct machine *m) {
@@ -323,12 +357,13 @@ void tc_flush(struct machine *m) {
     tc->nlinks = 0;
     tc->nsrc = 0;
     tc->ninsns = 0;
-    tc->ncross = 0;
+    tc->deps[0].n = tc->deps[1].n = 0; /* (their code is gone) */
+    memset(tc->global_regions, 0, sizeof tc->global_regions);
     memset(tc->hash, 0, sizeof tc->hash);
     memset(tc->page_head, 0xff, sizeof(int32_t) * tc->npages);
     for (uint32_t pn = 0; pn < tc->npages; pn++)
         if (m->code_pages[pn]) mmu_unprotect_code(m, pn);
     memset(m->code_pages, 0, tc->npages);
-    jcache_clear(tc);
+    jcache_clear_all(tc);
     m->stats.tc_flushes++;
 }

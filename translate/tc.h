@@ -42,14 +42,14 @@ struct ccf {
     struct ccf_meta *meta;
     uint32_t nmeta;
     const struct insn *callout; /* the decoded instruction the CCF ends with a callout to */
+    uint32_t ndeps;             /* tc.deps entries that lead into it */
 };
 
 #define TC_CODE_BYTES (64u << 20)
 #define TC_MAX_CCFS (1u << 18)
 #define TC_HASH_BUCKETS (1u << 16)
 #define JCACHE_ENTRIES (1u << 16)
-#define TC_MAX_CROSS 8192u
-#define TC_MAX_FILLED 4096u
+#define TC_MAX_DEPS 65536u
 
 /* The linear pages a CCF's code was fetched through, and how their translation was held
  * when a jump into it was chained or cached. */
@@ -80,21 +80,21 @@ struct tc {
     uint32_t nlinks, maxlinks;
     struct jcache_entry *jcache; /* CPL 0-2 half, then CPL 3 half */
     /* Chained jumps between linear pages and jump-cache entries depend on the guest's
-     * address translation of their target: each remembers the target's linear page(s) and
-     * whether that translation is global (survives CR3 loads), so that a CR3 load or an
-     * INVLPG undoes only what it can change (tc_translation_changed). */
-    struct tc_cross {
-        uint8_t *rel32, *stub;
-        const struct ccf *target;
-        struct tc_target where;
-    } cross[TC_MAX_CROSS];
-    uint32_t ncross;
-    struct tc_filled {
-        uint32_t idx; /* jcache index */
-        struct tc_target where;
-    } filled[TC_MAX_FILLED]; /* jump-cache entries filled since the last full clear */
-    uint32_t nfilled;
-    struct insn *insns; /* decoded callout instructions (ccf.callout) */
+     * address translation of their target: each is remembered with the target's linear
+     * page(s) and whether that translation is global (survives CR3 loads), in one set for
+     * global targets and one for the others, so that a CR3 load or an INVLPG undoes only
+     * what it can change (tc_translation_changed, tc_cr3_loaded). */
+    struct tc_depset {
+        struct tc_dep {
+            uint8_t *rel32, *stub; /* a chained jump: its rel32 field and exit stub */
+            uint32_t jidx;         /* else (rel32 NULL) a jump-cache entry: its index */
+            const struct ccf *target;
+            struct tc_target where;
+        } * e;
+        uint32_t n, max;
+    } deps[2];                   /* [0] non-global targets, [1] global */
+    uint32_t global_regions[32]; /* 4 MiB regions holding targets in deps[1] (a bitmap) */
+    struct insn *insns;          /* decoded callout instructions (ccf.callout) */
     uint32_t ninsns;
     uint8_t *src; /* guest bytes each CCF was translated from */
     uint32_t nsrc, maxsrc;
@@ -126,9 +126,13 @@ struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user);
  * translations stay, SDM Vol. 3A §4.10.4.1); TC_XLAT_PAGE: INVLPG of linear page vpn. */
 enum tc_xlat_change { TC_XLAT_ALL, TC_XLAT_NONGLOBAL, TC_XLAT_PAGE };
 void tc_translation_changed(struct tc *tc, enum tc_xlat_change what, uint32_t vpn);
+/* A CR3 load: as TC_XLAT_NONGLOBAL (TC_XLAT_ALL without CR4.PGE), except that jumps whose
+ * target pages still_same() says translate as before are kept too. */
+void tc_cr3_loaded(struct tc *tc, bool keep_global,
+                   bool (*still_same)(void *ctx, uint32_t vpn, uint32_t ppn, bool user), void *ctx);
 /* Keeps a copy of a decoded callout instruction for the CCF's lifetime; NULL if full. */
 const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in);
-void jcache_fill(struct tc *tc, uint32_t eip, const uint8_t *host, bool user,
+void jcache_fill(struct tc *tc, uint32_t eip, const struct ccf *target,
                  const struct tc_target *where);
 
 #endif
