@@ -105,8 +105,20 @@ ccf_inline_call:
     add $8, %rsp
     test %eax, %eax
     jnz ccf_exit_stored
-    pushq CPU_OFF_HOSTFLAGS(%r15)
-    popfq
+    /* the guest's arithmetic flags and DF back without POPFQ (slow, and it would also
+     * load the host's IF/TF/AC): DF by STD (C returned with it clear), OF by an ADD that
+     * overflows exactly when it was set, SF ZF AF PF CF by SAHF */
+    mov CPU_OFF_HOSTFLAGS(%r15), %rax
+    test $0x400, %eax
+    jz 1f
+    std
+1:  mov %eax, %ecx
+    shr $11, %ecx
+    and $1, %ecx
+    mov %al, %ah
+    mov %cl, %al
+    add $0x7f, %al
+    sahf
     mov CPU_OFF_BUDGET(%r15), %r11
     mov CPU_OFF_VIEW(%r15), %r14
     mov CPU_OFF_GPR+0(%r15), %eax

@@ -163,9 +163,15 @@ static int linear_access(struct machine *m, uint32_t lin, void *buf, unsigned le
         return 0;
     }
     if ((lin & 0xfff) + len <= 4096) {
-        /* the common case: one page */
+        /* the common case: one page, its translation in the monitor's cache */
         uint32_t pa;
-        enum mmu_status s = mmu_translate(m, lin, write, user, true, &pa);
+        enum mmu_status s = MMU_OK;
+        if (!(m->cpu.cr[0] & CR0_PG))
+            pa = lin;
+        else if (mmu_cache_hit(&m->mmu, lin, write, user, &pa))
+            pa |= lin & 0xfff;
+        else
+            s = mmu_translate(m, lin, write, user, true, &pa);
         if (s == MMU_PAGE_FAULT) return VEC_PF + 1;
         if (s == MMU_OK && (uint64_t)pa + len <= m->ram_size) {
             if (write)

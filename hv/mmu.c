@@ -218,8 +218,9 @@ enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool 
     struct mmu *u = &m->mmu;
     uint32_t key = ((lin >> 12) << 2 | (uint32_t)user << 1 | (uint32_t)write) + 1;
     unsigned slot = (lin >> 12) & 255;
-    if (set_ad && u->cache[slot].key == key && u->cache[slot].gen == u->gen) {
-        *phys = u->cache[slot].pa_page | (lin & 0xfff);
+    uint32_t pa_page;
+    if (set_ad && mmu_cache_hit(u, lin, write, user, &pa_page)) {
+        *phys = pa_page | (lin & 0xfff);
         return *phys >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;
     }
     struct walk w;

@@ -78,6 +78,16 @@ enum mmu_status {
     MMU_WATCHED,    /* a page a debugger watchpoint covers (machine.watch) */
 };
 
+/* The monitor's translation cache: a hit gives *pa_page for lin (paging on) at once. */
+static inline bool mmu_cache_hit(const struct mmu *u, uint32_t lin, bool write, bool user,
+                                 uint32_t *pa_page) {
+    uint32_t key = ((lin >> 12) << 2 | (uint32_t)user << 1 | (uint32_t)write) + 1;
+    unsigned slot = (lin >> 12) & 255;
+    if (u->cache[slot].key != key || u->cache[slot].gen != u->gen) return false;
+    *pa_page = u->cache[slot].pa_page;
+    return true;
+}
+
 bool mmu_init(struct machine *m);
 void mmu_free(struct machine *m);
 
