@@ -329,8 +329,11 @@ static void send_stop(struct session *s, const char *why) {
     }
     if (!strcmp(why, "live-end")) {
         /* a live guest that exited, halted for good or faulted: gdb sees the process end */
-        snprintf(buf, sizeof buf, "W%02x",
-                 s->last == RUN_EXIT_DEVICE ? (unsigned)((s->m->exit_status >> 1) & 0xff) : 0xffu);
+        /* (the isa-debug-exit value; 0 for an ACPI power-off; 0xff for anything else) */
+        unsigned code = s->last == RUN_EXIT_DEVICE ? (unsigned)((s->m->exit_status >> 1) & 0xff)
+                        : s->last == RUN_POWER_OFF ? 0u
+                                                   : 0xffu;
+        snprintf(buf, sizeof buf, "W%02x", code);
         rsp_send(&s->rsp, buf);
         return;
     }

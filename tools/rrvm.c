@@ -22,6 +22,7 @@
 #include "hv/loader_multiboot.h"
 #include <time.h>
 #include <zstd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "hv/machine.h"
 #include "formats/trace_file.h"
@@ -580,8 +581,25 @@ static int replay_under_gdb(const char *trace, const char *symbols) {
     fprintf(stderr, "rrvm: replaying %s under gdb%s%s\n", trace, sym ? " with symbols " : "",
             sym ? sym : "");
     fflush(stderr);
-    execvp("gdb", args);
-    fail_usage("replay: cannot start gdb: %s (install it, or use --gdb-port)", strerror(errno));
+    /* gdb runs as a child, so that the symbols taken out of the trace are removed after it;
+     * Ctrl-C on the terminal is gdb's (it stops the replay), not ours */
+    pid_t pid = fork();
+    if (pid < 0) fail_usage("replay: cannot start gdb: %s", strerror(errno));
+    if (pid == 0) {
+        execvp("gdb", args);
+        fprintf(stderr, "rrvm: replay: cannot start gdb: %s (install it, or use --gdb-port)\n",
+                strerror(errno));
+        _exit(STATUS_USAGE);
+    }
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (sym && !symbols) unlink(sym);
+    rmdir(dir);
+    free(sym);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
 static int cmd_replay(int argc, char **argv) {
