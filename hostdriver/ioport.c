@@ -39,7 +39,35 @@ static void acpi_pm_written(struct machine *m, enum acpi_pm_action a, uint64_t n
     pic8259_set_irq(&m->pic, ACPI_SCI_IRQ, acpi_pm_sci(&m->acpi_pm, now));
 }
 
+/* Ports no device model answers (and the POST port): an access changes nothing, so it
+ * neither reads the clock nor makes the monitor bring the devices up to date. */
+static bool port_is_inert(uint16_t port) {
+    switch (port) {
+    case 0x20:
+    case 0x21:
+    case 0xA0:
+    case 0xA1:
+    case 0x4D0:
+    case 0x4D1:
+    case 0x40:
+    case 0x41:
+    case 0x42:
+    case 0x43:
+    case 0x61:
+    case 0x70:
+    case 0x71:
+    case 0x60:
+    case 0x64:
+    case ACPI_RESET_PORT:
+    case DEBUG_EXIT_PORT: return false;
+    default: break;
+    }
+    return !is_acpi_pm_port(port) && !(port >= COM1_BASE && port <= COM1_LAST) &&
+           !(port >= PCI_CONFIG_ADDRESS && port <= PCI_CONFIG_DATA + 3);
+}
+
 static uint8_t read_byte(struct machine *m, uint16_t port) {
+    if (port_is_inert(port)) return 0xff;
     uint64_t now = clock_now_ns(m);
     if (is_acpi_pm_port(port)) return (uint8_t)acpi_pm_read(&m->acpi_pm, port, 1, now);
     switch (port) {
@@ -85,6 +113,7 @@ static uint8_t read_byte(struct machine *m, uint16_t port) {
 }
 
 static void write_byte(struct machine *m, uint16_t port, uint8_t v) {
+    if (port_is_inert(port)) return; /* POST codes / I/O delay, unassigned */
     uint64_t now = clock_now_ns(m);
     if (is_acpi_pm_port(port)) {
         acpi_pm_written(m, acpi_pm_write(&m->acpi_pm, port, 1, v, now), now);
@@ -137,7 +166,10 @@ uint32_t ioport_read(struct machine *m, uint16_t port, unsigned size) {
 }
 
 static uint32_t device_read(struct machine *m, uint16_t port, unsigned size) {
-    m->devices_dirty = true;
+    bool inert = true;
+    for (unsigned i = 0; i < size && i < 4; i++)
+        inert = inert && port_is_inert((uint16_t)(port + i));
+    if (!inert) m->devices_dirty = true;
     if (port == PCI_CONFIG_DATA && size == 4) {
         /* No PCI device answers: configuration reads give all ones (vendor 0xFFFF). */
         return 0xffffffffu;
@@ -156,6 +188,10 @@ static uint32_t device_read(struct machine *m, uint16_t port, unsigned size) {
 }
 
 void ioport_write(struct machine *m, uint16_t port, unsigned size, uint32_t value) {
+    bool inert = true;
+    for (unsigned i = 0; i < size && i < 4; i++)
+        inert = inert && port_is_inert((uint16_t)(port + i));
+    if (inert) return;
     m->devices_dirty = true;
     if (port == DEBUG_EXIT_PORT) {
         /* isa-debug-exit makes QEMU exit with status (value << 1) | 1, where value is what
