@@ -67,6 +67,7 @@ enum sreg { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS };
 #define CR4_PSE 0x010u
 #define CR4_PGE 0x080u
 #define CR4_OSFXSR 0x200u
+#define MISC_ENABLE_FAST_STRINGS 0x1u /* IA32_MISC_ENABLE bit 0 */
 
 /* Exit reasons a CCF reports to the monitor loop. */
 enum ccf_exit {
@@ -115,6 +116,7 @@ struct cpu {
     uint32_t exc_error; /* error code of the exception being raised (#GP, #TS, ...) */
     uint32_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t icount;      /* retired guest instructions (REP: one per iteration) */
+    uint64_t misc_enable; /* IA32_MISC_ENABLE (MSR 0x1A0) */
     int64_t budget_start; /* budget when the running CCF was entered (inline calls use it to
                            * know the precise icount) */
 };

@@ -18,6 +18,7 @@
 #include "translate/tc.h"
 
 #define MSR_TSC 0x10
+#define MSR_MISC_ENABLE 0x1a0
 #define MSR_SYSENTER_CS 0x174
 #define MSR_SYSENTER_ESP 0x175
 #define MSR_SYSENTER_EIP 0x176
@@ -264,6 +265,17 @@ static int emulate_msr(struct machine *m, bool write) {
         break;
     case 0x8b: /* IA32_BIOS_SIGN_ID: the microcode revision, 0 (writes latch nothing) */
         if (!write) v = 0;
+        break;
+    case 0x17: /* IA32_PLATFORM_ID (read-only): platform 0 (SDM Vol. 4, Table 2-2) */
+        if (write) return gp0(m);
+        v = 0;
+        break;
+    case MSR_MISC_ENABLE:
+        /* IA32_MISC_ENABLE: fast strings on, nothing else this model has (no thermal
+         * control, MWAIT, EIST, XD, CPUID limit); only fast strings can be written (SDM
+         * Vol. 4, Table 2-2), other bits are ignored. Linux reads it on family-6 CPUs. */
+        if (write) c->misc_enable = v & MISC_ENABLE_FAST_STRINGS;
+        v = c->misc_enable;
         break;
     case MSR_SYSENTER_CS:
         if (write) c->sysenter_cs = (uint32_t)v;

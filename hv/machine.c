@@ -49,6 +49,7 @@ struct machine *machine_create(uint32_t ram_mb, char *err, size_t errlen) {
     m->serial_out = stdout;
     uart16550_init(&m->com1, stdout);
     m->cpu.cr[0] = CR0_PE | CR0_ET;
+    m->cpu.misc_enable = MISC_ENABLE_FAST_STRINGS;
     cpu_set_cpl(m, 0);
     machine_power_on(m, CLOCK_HOST, 0);
     return m;

@@ -216,7 +216,7 @@ enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool 
         return lin >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;
     }
     struct mmu *u = &m->mmu;
-    uint32_t key = ((lin >> 12) << 2 | (uint32_t)user << 1 | (uint32_t)write) + 1;
+    uint32_t key = ((lin >> 12) << 1 | (uint32_t)user) + 1;
     unsigned slot = (lin >> 12) & 255;
     uint32_t pa_page;
     if (set_ad && mmu_cache_hit(u, lin, write, user, &pa_page)) {
@@ -231,6 +231,8 @@ enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool 
         u->cache[slot].key = key;
         u->cache[slot].gen = u->gen;
         u->cache[slot].pa_page = w.pa & ~0xfffu;
+        /* (a write walk has just set D; a read may also allow later writes) */
+        u->cache[slot].write_ok = w.writable && (write || w.dirty);
     }
     *phys = w.pa;
     return w.pa >= m->ram_size ? MMU_UNASSIGNED : MMU_OK;

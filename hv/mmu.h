@@ -64,9 +64,10 @@ struct mmu {
      * them: valid until the next flush of any kind (gen) */
     uint32_t gen;
     struct {
-        uint32_t key; /* vpn << 2 | user << 1 | write, +1 so that 0 is empty */
+        uint32_t key; /* vpn << 1 | user, +1 so that 0 is empty */
         uint32_t gen;
         uint32_t pa_page;
+        bool write_ok; /* writes allowed at that level and the dirty bit set */
     } cache[256];
 };
 
@@ -81,9 +82,11 @@ enum mmu_status {
 /* The monitor's translation cache: a hit gives *pa_page for lin (paging on) at once. */
 static inline bool mmu_cache_hit(const struct mmu *u, uint32_t lin, bool write, bool user,
                                  uint32_t *pa_page) {
-    uint32_t key = ((lin >> 12) << 2 | (uint32_t)user << 1 | (uint32_t)write) + 1;
+    uint32_t key = ((lin >> 12) << 1 | (uint32_t)user) + 1;
     unsigned slot = (lin >> 12) & 255;
-    if (u->cache[slot].key != key || u->cache[slot].gen != u->gen) return false;
+    if (u->cache[slot].key != key || u->cache[slot].gen != u->gen ||
+        (write && !u->cache[slot].write_ok))
+        return false;
     *pa_page = u->cache[slot].pa_page;
     return true;
 }
