@@ -563,6 +563,44 @@ static void read_memory(struct session *s, const char *args) {
     rsp_send(&s->rsp, out);
 }
 
+/* M and X: writes bytes at a guest-virtual (or, with `monitor phys on`, physical) address,
+ * through guest_phys_write so that translated code stays coherent. Live guests only: a
+ * replay follows its recording, and a recording must stay replayable. */
+static void write_memory(struct session *s, uint32_t addr, const uint8_t *bytes, uint32_t len) {
+    if (s->path || s->m->rec) {
+        rsp_send(&s->rsp, "E01");
+        return;
+    }
+    bool ok = true;
+    for (uint32_t i = 0; i < len && ok; i++) {
+        uint32_t pa = addr + i;
+        if (s->phys ? pa >= s->m->ram_size
+                    : mmu_translate(s->m, addr + i, false, false, false, &pa) != MMU_OK)
+            ok = false;
+        else
+            guest_phys_write(s->m, pa, &bytes[i], 1);
+    }
+    rsp_send(&s->rsp, ok ? "OK" : "E14");
+}
+
+/* P and G: gdb may set the general registers, EIP and EFLAGS of a live guest; the
+ * segment, x87 and system registers stay the monitor's (a different value is refused). */
+static bool set_register(struct session *s, int r, const uint8_t *b, size_t k) {
+    uint8_t cur[10];
+    size_t ck = reg_bytes(s, r, cur);
+    if (ck != k) return false;
+    if (r >= 10) return memcmp(cur, b, k) == 0;
+    uint32_t v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    struct cpu *c = &s->m->cpu;
+    if (r < 8)
+        c->gpr[r] = v;
+    else if (r == 8)
+        c->eip = v;
+    else
+        cpu_set_eflags(c, v);
+    return true;
+}
+
 /* How a gdb connection ended: an explicit detach or kill, or the connection dropping
  * (gdb crashed or the network went), after which a TCP server waits for gdb again with
  * the guest exactly where it was. */
@@ -616,8 +654,42 @@ static int serve(struct session *s) {
             rsp_send(&s->rsp, out);
             break;
         }
-        case 'G':
-        case 'X': rsp_send(&s->rsp, s->path ? "E01" : ""); break;
+        case 'G': {
+            if (s->path || s->m->rec) {
+                rsp_send(&s->rsp, "E01");
+                break;
+            }
+            /* all registers in 'g' order; checked in full before any is set */
+            const char *h = pkt + 1;
+            bool ok = true;
+            struct cpu saved = s->m->cpu;
+            for (int r = 0; r < 32 && ok; r++) {
+                uint8_t cur[10], b[10];
+                size_t k = reg_bytes(s, r, cur);
+                for (size_t i = 0; i < k && ok; i++) {
+                    unsigned byte;
+                    if (!h[0] || !h[1] || sscanf(h, "%2x", &byte) != 1) ok = false;
+                    b[i] = (uint8_t)byte;
+                    h += 2;
+                }
+                if (ok) ok = set_register(s, r, b, k);
+            }
+            if (!ok) s->m->cpu = saved;
+            rsp_send(&s->rsp, ok ? "OK" : "E01");
+            break;
+        }
+        case 'X': {
+            /* Xaddr,len:binary (rsp_recv undid the escapes) */
+            uint32_t addr, len;
+            char *colon = memchr(pkt, ':', (size_t)n);
+            if (!colon || sscanf(pkt + 1, "%x,%x", &addr, &len) != 2 ||
+                (size_t)(pkt + n - (colon + 1)) != len) {
+                rsp_send(&s->rsp, "E01");
+                break;
+            }
+            write_memory(s, addr, (const uint8_t *)colon + 1, len);
+            break;
+        }
         case 'P':
             if (s->path || s->m->rec) {
                 /* a replay follows the recording, and a recording must stay replayable:
@@ -650,33 +722,22 @@ static int serve(struct session *s) {
                 rsp_send(&s->rsp, "OK");
             }
             break;
-        case 'M':
-            if (s->path || s->m->rec) {
+        case 'M': {
+            uint32_t addr, len;
+            char *colon = strchr(pkt, ':');
+            if (!colon || sscanf(pkt + 1, "%x,%x", &addr, &len) != 2 ||
+                strlen(colon + 1) < 2 * (size_t)len || len > RSP_MAX_PACKET / 2) {
                 rsp_send(&s->rsp, "E01");
-            } else {
-                uint32_t addr, len;
-                char *colon = strchr(pkt, ':');
-                if (!colon || sscanf(pkt + 1, "%x,%x", &addr, &len) != 2 ||
-                    strlen(colon + 1) < 2 * (size_t)len) {
-                    rsp_send(&s->rsp, "E01");
-                    break;
-                }
-                bool ok = true;
-                for (uint32_t i = 0; i < len && ok; i++) {
-                    unsigned byte;
-                    sscanf(colon + 1 + 2 * i, "%2x", &byte);
-                    uint32_t pa = addr + i;
-                    if (s->phys ? pa >= s->m->ram_size
-                                : mmu_translate(s->m, addr + i, false, false, false, &pa) != MMU_OK)
-                        ok = false;
-                    else {
-                        uint8_t b = (uint8_t)byte;
-                        guest_phys_write(s->m, pa, &b, 1); /* keeps translated code coherent */
-                    }
-                }
-                rsp_send(&s->rsp, ok ? "OK" : "E14");
+                break;
             }
+            for (uint32_t i = 0; i < len; i++) {
+                unsigned byte = 0;
+                sscanf(colon + 1 + 2 * i, "%2x", &byte);
+                ((uint8_t *)out)[i] = (uint8_t)byte;
+            }
+            write_memory(s, addr, (const uint8_t *)out, len);
             break;
+        }
         case 'm': read_memory(s, pkt + 1); break;
         case 'Z':
         case 'z': {
