@@ -48,13 +48,44 @@ for row in $rows; do
   fi
 done
 
-echo "# N=$n iterations per row; wall ns/iter = (row time - empty row time) / N"
-printf '%-9s %12s %12s %14s %14s %12s\n' row rrvm_cyc qemu_cyc rrvm_ns/iter qemu_ns/iter qemu/rrvm
+# The guest's own measurement is the steadier figure (no start-up time in it): rrvm's guest
+# TSC counts host nanoseconds; QEMU TCG's RDTSC gives host TSC ticks, converted here with
+# the host TSC rate measured against CLOCK_MONOTONIC.
+tmpd=$(mktemp -d)
+cat >"$tmpd/tsc.c" <<'C'
+#include <stdio.h>
+#include <time.h>
+#include <x86intrin.h>
+int main(void) {
+    struct timespec a, b, d = {0, 200000000};
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    unsigned long long t0 = __rdtsc();
+    nanosleep(&d, NULL);
+    unsigned long long t1 = __rdtsc();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ns = (b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec);
+    printf("%.4f\n", (double)(t1 - t0) / ns);
+    return 0;
+}
+C
+ghz=$(gcc -O2 -o "$tmpd/tsc" "$tmpd/tsc.c" 2>/dev/null && "$tmpd/tsc")
+rm -rf "$tmpd"
+echo "# N=$n iterations per row; host TSC ${ghz:-?} GHz"
+echo "# in-guest ns/iter: rrvm guest TSC (ns); QEMU guest RDTSC ticks / host TSC GHz"
+echo "# wall ns/iter = (row time - empty row time) / N (start-up noise included)"
+printf '%-9s %12s %12s %10s %14s %14s %10s\n' row rrvm_ns qemu_ns qemu/rrvm rrvm_wall_ns \
+  qemu_wall_ns qemu/rrvm
 for row in $rows; do
   [ "$row" = empty ] && continue
   rn=$(echo "(${rt[$row]} - ${rt[empty]}) * 1000000000 / $n" | bc -l)
   qn=$(echo "(${qt[$row]} - ${qt[empty]}) * 1000000000 / $n" | bc -l)
   ratio=$(echo "r = $rn; if (r <= 0) r = 0.001; $qn / r" | bc -l)
+  gq=0 gratio=0
+  if [ $have_qemu = 1 ] && [ -n "$ghz" ] && [ "${qc[$row]}" != ERR ] && [ "${rc[$row]}" != ERR ]; then
+    gq=$(echo "${qc[$row]} / $ghz" | bc -l)
+    gratio=$(echo "r = ${rc[$row]}; if (r <= 0) r = 0.001; $gq / r" | bc -l)
+  fi
   [ $have_qemu = 1 ] || { qn=0; ratio=0; }
-  printf '%-9s %12s %12s %14.1f %14.1f %12.2f\n' "$row" "${rc[$row]}" "${qc[$row]}" "$rn" "$qn" "$ratio"
+  printf '%-9s %12s %12.0f %10.2f %14.1f %14.1f %10.2f\n' "$row" "${rc[$row]}" "$gq" "$gratio" \
+    "$rn" "$qn" "$ratio"
 done
