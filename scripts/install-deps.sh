@@ -18,6 +18,7 @@ PACKAGES=(
   libunwind-dev       # host backtraces on a monitor fault
   gdb                 # end-to-end debugging tests
   qemu-system-x86     # differential tests and benchmarks
+  qemu-utils          # qemu-img: the qcow2 drive QEMU record/replay snapshots need (bench/reverse.sh)
   clang-format
   clang               # libFuzzer target for the trace reader
   libclang-rt-14-dev  # libFuzzer and sanitizer runtimes for clang 14 (bookworm's clang)
