@@ -504,14 +504,27 @@ static void handle_monitor(struct session *s, const char *hexcmd) {
     char text[512];
     if (!strcmp(cmd, "when")) {
         snprintf(text, sizeof text, "icount %" PRIu64 "\n", s->m->cpu.icount);
+    } else if (!s->path && (!strncmp(cmd, "goto ", 5) || !strcmp(cmd, "checkpoint"))) {
+        /* a live guest has no journal to re-execute from a checkpoint */
+        snprintf(text, sizeof text,
+                 "%s works on a replay (rrvm replay FILE); this is a live guest%s\n",
+                 cmd[0] == 'g' ? "goto" : "checkpoint",
+                 s->m->rec ? " being recorded: replay its trace to travel in time" : "");
     } else if (!strncmp(cmd, "goto ", 5)) {
         uint64_t t = strtoull(cmd + 5, NULL, 0);
         if (go_to(s, t) != 0) {
             snprintf(text, sizeof text, "goto failed: %.300s\n", s->err);
         } else {
-            snprintf(text, sizeof text, "at icount %" PRIu64 ", eip 0x%08x%s\n", s->m->cpu.icount,
-                     s->m->cpu.eip, s->at_end ? " (end of the trace)" : "");
+            /* gdb keeps the registers it read before the monitor command */
+            snprintf(text, sizeof text,
+                     "at icount %" PRIu64 ", eip 0x%08x%s (gdb: 'flushregs' shows the new "
+                     "registers)\n",
+                     s->m->cpu.icount, s->m->cpu.eip, s->at_end ? " (end of the trace)" : "");
         }
+    } else if (!strcmp(cmd, "info") && !s->path) {
+        snprintf(text, sizeof text, "live guest%s: icount %" PRIu64 ", eip 0x%08x, cpl %u\n",
+                 s->m->rec ? " (being recorded)" : "", s->m->cpu.icount, s->m->cpu.eip,
+                 s->m->cpu.cpl);
     } else if (!strcmp(cmd, "info")) {
         snprintf(text, sizeof text,
                  "replaying %.200s: icount %" PRIu64 ", eip 0x%08x, cpl %u%s; %d checkpoints "

@@ -15,7 +15,7 @@ session() { # session MODE...
   for _ in $(seq 50); do grep -q "waiting for gdb" "$tmp/rrvm.err" && break; sleep 0.1; done
   timeout 60 gdb -q -batch -nx -ex "set confirm off" -ex "target remote 127.0.0.1:$port" \
     -ex "break score" -ex "continue" -ex "bt 2" -ex "print *n" -ex "set var total = 4242" \
-    -ex "print total" -ex "set \$edi = 0x1234" -ex "print/x \$edi" -ex "delete" -ex "continue" \
+    -ex "print total" -ex "set \$edi = 0x1234" -ex "print/x \$edi" -ex "monitor goto 1" -ex "monitor info" -ex "delete" -ex "continue" \
     "$kernel" >"$tmp/gdb.out" 2>&1
   wait $pid
   echo $? >"$tmp/status"
@@ -28,6 +28,9 @@ grep -q "value = 1, weight = 100" "$tmp/gdb.out" || { echo "FAIL: live print"; f
 grep -q "exited normally" "$tmp/gdb.out" || { echo "FAIL: live exit"; fail=1; }
 grep -q "= 4242" "$tmp/gdb.out" || { echo "FAIL: live memory write"; fail=1; }
 grep -q "= 0x1234" "$tmp/gdb.out" || { echo "FAIL: live register write"; fail=1; }
+# time travel needs a trace: refused in words, and the live guest goes on
+grep -q "goto works on a replay" "$tmp/gdb.out" || { echo "FAIL: live monitor goto"; fail=1; }
+grep -q "^live guest: icount" "$tmp/gdb.out" || { echo "FAIL: live monitor info"; fail=1; }
 grep -q "debugme: " "$tmp/guest.out" || { echo "FAIL: guest output"; fail=1; }
 [ "$(cat "$tmp/status")" = 1 ] || { echo "FAIL: rrvm status $(cat "$tmp/status")"; fail=1; }
 session record -o "$tmp/t.rrvm" -kernel "$kernel"
