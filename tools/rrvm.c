@@ -97,7 +97,10 @@ static void usage(FILE *out) {
           "       did not reboot it: --no-reboot, or `record`, whose trace ends at a reset\n"
           "  70   internal monitor error\n"
           "If standard output is closed early (e.g. `rrvm run ... | head`), rrvm ends on\n"
-          "SIGPIPE as other filters do.\n",
+          "SIGPIPE as other filters do.\n"
+          "\n"
+          "environment: RRVM_CHECKPOINT_MB=N bounds the memory of replay checkpoints under\n"
+          "gdb (default 1024).\n",
           out);
 }
 
