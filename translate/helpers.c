@@ -16,16 +16,6 @@
 
 typedef struct machine machine_t;
 
-/* Where the SDM leaves behaviour implementation-specific (undefined flags of the BCD
- * instructions, PUSH Sreg with a 32-bit operand size) Intel and AMD differ. The default
- * follows Intel (P6 family and later, as characterised by Bochs "validated against Intel"
- * hardware, and the SDM's note on PUSH); define RRVM_HELPERS_AMD_MODEL=1 to get what AMD
- * Zen hardware produces instead (checked against an AMD EPYC host). Defined flags and
- * results are identical in both modes. */
-#ifndef RRVM_HELPERS_AMD_MODEL
-#define RRVM_HELPERS_AMD_MODEL 0
-#endif
-
 /* ---------------------------------------------------------------------------------------
  * Small utilities: sizes, flags, registers, effective addresses, operands.
  * ------------------------------------------------------------------------------------- */

@@ -9,6 +9,16 @@
 #include "hv/machine.h"
 #include "translate/decode.h"
 
+/* Where the SDM leaves behaviour implementation-specific (undefined flags of the BCD
+ * instructions, PUSH Sreg with a 32-bit operand size) Intel and AMD differ. The default
+ * follows Intel (P6 family and later, as characterised by Bochs "validated against Intel"
+ * hardware, and the SDM's note on PUSH); define RRVM_HELPERS_AMD_MODEL=1 to get what AMD
+ * Zen hardware produces instead (checked against an AMD EPYC host). Defined flags and
+ * results are identical in both modes. */
+#ifndef RRVM_HELPERS_AMD_MODEL
+#define RRVM_HELPERS_AMD_MODEL 0
+#endif
+
 #define HELPER_OK 0
 #define HELPER_UNSUPPORTED (-1)
 /* Any positive return is a guest exception: vector + 1. */

@@ -478,13 +478,20 @@ static enum tclass classify_form(const struct insn *in) {
     case ZYDIS_MNEMONIC_PUSH:
     case ZYDIS_MNEMONIC_POP:
         if (in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-            ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)
-            return callout_class(z);
+            ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+            /* PUSH Sreg with a 32-bit operand: a 16-bit store of the selector (Intel; the
+             * helper has the AMD variant); POP Sreg loads a descriptor: a callout */
+            bool inline_push = z->mnemonic == ZYDIS_MNEMONIC_PUSH && z->operand_width == 32 &&
+                               !RRVM_HELPERS_AMD_MODEL;
+            return inline_push ? TC_STACK : callout_class(z);
+        }
         if (z->mnemonic == ZYDIS_MNEMONIC_POP && mem &&
             (in->op[0].mem.base == ZYDIS_REGISTER_ESP || in->op[0].mem.index == ZYDIS_REGISTER_ESP))
             return callout_class(z);
         return TC_STACK;
     case ZYDIS_MNEMONIC_LEAVE: return z->operand_width == 32 ? TC_STACK : callout_class(z);
+    case ZYDIS_MNEMONIC_PUSHAD:
+    case ZYDIS_MNEMONIC_POPAD: return z->operand_width == 32 ? TC_STACK : callout_class(z);
     case ZYDIS_MNEMONIC_JMP:
     case ZYDIS_MNEMONIC_CALL:
     case ZYDIS_MNEMONIC_RET:
@@ -695,10 +702,65 @@ static void emit_push_r10(struct tstate *t, unsigned size) {
     emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12D), op_reg(ZYDIS_REGISTER_R8D));
 }
 
+/* PUSHAD: the eight stores go below ESP, lowest first, and ESP changes after them; a
+ * fault leaves the registers as they were (bytes already stored below ESP are written
+ * again by the restarted instruction). */
+static void emit_pushad(struct tstate *t) {
+    struct emitter *e = &t->e;
+    static const ZydisRegister order[8] = {
+        ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_R12D,
+        ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EAX};
+    emit_tlb_stack(e, -32, true);
+    for (int i = 0; i < 8; i++)
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R8, 1, 4 * i, 4),
+              op_reg(order[i]));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12D), op_reg(ZYDIS_REGISTER_R8D));
+}
+
+/* POPAD: both ends of the 32 bytes are read first, into scratch, so that a fault comes
+ * before any register changes; then the loads (the stored ESP image is skipped). */
+static void emit_popad(struct tstate *t) {
+    struct emitter *e = &t->e;
+    static const ZydisRegister order[8] = {
+        ZYDIS_REGISTER_EDI, ZYDIS_REGISTER_ESI, ZYDIS_REGISTER_EBP, ZYDIS_REGISTER_NONE,
+        ZYDIS_REGISTER_EBX, ZYDIS_REGISTER_EDX, ZYDIS_REGISTER_ECX, ZYDIS_REGISTER_EAX};
+    emit_tlb_stack(e, 0, false);
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
+          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R8, 1, 0, 4));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10D),
+          op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R8, 1, 28, 4));
+    for (int i = 0; i < 8; i++)
+        if (order[i] != ZYDIS_REGISTER_NONE)
+            emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(order[i]),
+                  op_mem(ZYDIS_REGISTER_R14, ZYDIS_REGISTER_R8, 1, 4 * i, 4));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
+          op_mem(ZYDIS_REGISTER_R8D, ZYDIS_REGISTER_NONE, 0, 32, 0));
+}
+
 static bool emit_stack(struct tstate *t, const struct insn *in) {
     struct emitter *e = &t->e;
     const ZydisDecodedInstruction *z = &in->zi;
     unsigned size = z->operand_width / 8;
+    if (z->mnemonic == ZYDIS_MNEMONIC_PUSHAD) {
+        emit_pushad(t);
+        return true;
+    }
+    if (z->mnemonic == ZYDIS_MNEMONIC_POPAD) {
+        emit_popad(t);
+        return true;
+    }
+    if (z->mnemonic == ZYDIS_MNEMONIC_PUSH && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+        ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT) {
+        /* the selector from the descriptor cache; a 16-bit store into the new dword slot */
+        int s = in->op[0].reg.value - ZYDIS_REGISTER_ES;
+        emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R10D),
+              op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0,
+                     (int32_t)offsetof(struct cpu, seg[s].sel), 2));
+        emit_tlb_stack(e, -4, true);
+        emit2(e, ZYDIS_MNEMONIC_MOV, host_mem(2), op_reg(ZYDIS_REGISTER_R10W));
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R12D), op_reg(ZYDIS_REGISTER_R8D));
+        return true;
+    }
     if (z->mnemonic == ZYDIS_MNEMONIC_PUSH) {
         if (!emit_load_r10(t, &in->op[0], size)) return false;
         emit_push_r10(t, size);
