@@ -152,7 +152,10 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     enum emu_stop stop = EMU_CONTINUE;
     m->stats.inline_calls++;
     int r;
+    bool dirty_before = m->devices_dirty;
+    m->devices_dirty = false;
     if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI || in->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC ||
+        in->zi.mnemonic == ZYDIS_MNEMONIC_IN || in->zi.mnemonic == ZYDIS_MNEMONIC_OUT ||
         (in->zi.mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
          ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)) {
         r = emulate_decoded(m, in, &stop);
@@ -163,6 +166,8 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
         r = helper_exec(m, in);
     }
     if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
+    bool devices_touched = m->devices_dirty;
+    m->devices_dirty = dirty_before || devices_touched;
     uint64_t now = cpu->icount;
     cpu->icount = base;
     cpu->hostflags = (cpu->eflags & FL_HOSTMASK) | 0x2;
@@ -173,7 +178,8 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     if (r == 0 && stop == EMU_CONTINUE && cpu->eip == in->eip + in->zi.length &&
         !(changed & ~FL_IF) && !((changed & FL_IF) && (cpu->eflags & FL_IF)) &&
         !m->nonflat_segment && !m->watch_touched && m->stats.invalidations == invalidations &&
-        !m->exited && !m->reset_requested && (!m->rep || replay_next_stop(m) == next_stop))
+        !m->exited && !m->reset_requested && !m->power_off_requested && !devices_touched &&
+        (!m->rep || replay_next_stop(m) == next_stop))
         return 0;
     /* leave: the budget counts exactly the instructions retired */
     int64_t retired_since_entry = (int64_t)(now - base);

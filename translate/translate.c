@@ -538,6 +538,9 @@ static bool inline_callable(const struct insn *in, enum tclass c) {
     if (c == TC_EMULATE) {
         /* RDTSC: its value comes from the clock or the journal at the precise icount */
         if (z->mnemonic == ZYDIS_MNEMONIC_CLI || z->mnemonic == ZYDIS_MNEMONIC_RDTSC) return true;
+        /* IN/OUT: the CCF goes on only if no device was touched (the POST port, a port no
+         * device answers); otherwise the monitor brings the devices up to date first */
+        if (z->mnemonic == ZYDIS_MNEMONIC_IN || z->mnemonic == ZYDIS_MNEMONIC_OUT) return true;
         /* MOV Sreg, r16/r32 (not CS, which #UD) */
         return z->mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
                in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
