@@ -140,6 +140,9 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
 int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_from);
 int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_from) {
     struct machine *m = g_machine;
+    /* an STI right before the callout that ends the block: its shadow covers that one */
+    bool may_set_if = (charged_from >> 31) != 0;
+    charged_from &= 0x7fffffffu;
     uint64_t base = cpu->icount;
     /* precise state for the instruction: what retired since entry, the eflags image */
     cpu->icount = base + (uint64_t)(cpu->budget_start - cpu->budget) - charged_from;
@@ -154,8 +157,9 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     int r;
     bool dirty_before = m->devices_dirty;
     m->devices_dirty = false;
-    if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI || in->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC ||
-        in->zi.mnemonic == ZYDIS_MNEMONIC_IN || in->zi.mnemonic == ZYDIS_MNEMONIC_OUT ||
+    if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI || in->zi.mnemonic == ZYDIS_MNEMONIC_STI ||
+        in->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC || in->zi.mnemonic == ZYDIS_MNEMONIC_IN ||
+        in->zi.mnemonic == ZYDIS_MNEMONIC_OUT ||
         (in->zi.mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
          ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)) {
         r = emulate_decoded(m, in, &stop);
@@ -176,7 +180,7 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
      * transfer or a REP iteration (EIP), TF/IOPL/AC/... or IF set (an interrupt may be
      * due), a non-flat segment, a store into translated code, a watchpoint, a device */
     if (r == 0 && stop == EMU_CONTINUE && cpu->eip == in->eip + in->zi.length &&
-        !(changed & ~FL_IF) && !((changed & FL_IF) && (cpu->eflags & FL_IF)) &&
+        !(changed & ~FL_IF) && !((changed & FL_IF) && (cpu->eflags & FL_IF) && !may_set_if) &&
         !m->nonflat_segment && !m->watch_touched && m->stats.invalidations == invalidations &&
         !m->exited && !m->reset_requested && !m->power_off_requested && !devices_touched &&
         (!m->rep || replay_next_stop(m) == next_stop))

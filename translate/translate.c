@@ -1052,6 +1052,17 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         }
         cls[n] = classify(&insns[n]);
         if (!oneshot && inline_callable(&insns[n], cls[n])) cls[n] = TC_INLINE;
+        /* STI inline only right before the callout that ends the block (STI; SYSEXIT,
+         * STI; HLT): its interrupt shadow then covers exactly that instruction, which the
+         * monitor runs after the exit with interrupts still held off */
+        bool sti = insns[n].zi.mnemonic == ZYDIS_MNEMONIC_STI;
+        if (!oneshot && sti && cls[n] == TC_EMULATE) cls[n] = TC_INLINE;
+        if (n > 0 && cls[n - 1] == TC_INLINE && insns[n - 1].zi.mnemonic == ZYDIS_MNEMONIC_STI &&
+            cls[n] != TC_EMULATE && cls[n] != TC_HELPER) {
+            cls[n - 1] = TC_EMULATE; /* not followed by one: STI ends the block itself */
+            terminated = true;
+            break;
+        }
         if (fpu_is_x87(&insns[n])) {
             /* x87 runs on the host FPU as is, unless CR0 makes it trap (#NM), or it is a
              * state image the monitor must clean of host pointers */
@@ -1070,6 +1081,10 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         if ((pc & 0xfff) == 0) break; /* end the block at a page end */
     }
 
+    if (n > 0 && cls[n - 1] == TC_INLINE && insns[n - 1].zi.mnemonic == ZYDIS_MNEMONIC_STI) {
+        cls[n - 1] = TC_EMULATE; /* the block ended (page end, breakpoint) right after STI */
+        terminated = true;
+    }
     if (!oneshot && tc->code_end - tc->code_used < 65536) tc_flush(m);
     if (!oneshot && tc->nmeta + MAX_BLOCK_INSNS + 1 > tc->maxmeta) tc_flush(m);
     if (!oneshot && tc->nccfs >= TC_MAX_CCFS) tc_flush(m);
@@ -1101,7 +1116,13 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         case TC_STACK: ok = emit_stack(&t, in); break;
         case TC_BRANCH: ok = emit_branch(&t, in); break;
         case TC_STRING: ok = emit_string(&t, in); break;
-        case TC_INLINE: ok = emit_inline_call(&t, tc, in, (uint32_t)(entry_charge - i)); break;
+        case TC_INLINE: {
+            /* bit 31: the instruction may set IF (an STI right before the ending callout) */
+            uint32_t arg = (uint32_t)(entry_charge - i);
+            if (in->zi.mnemonic == ZYDIS_MNEMONIC_STI) arg |= 0x80000000u;
+            ok = emit_inline_call(&t, tc, in, arg);
+            break;
+        }
         case TC_HELPER:
         case TC_EMULATE:
             emit_store_ctx32(&t.e, CPU_OFF_EIP, in->eip);
