@@ -17,6 +17,12 @@ UA uint32_t urdtsc(void) {
     return lo;
 }
 
+UA uint64_t urdtsc64(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return (uint64_t)hi << 32 | lo;
+}
+
 /* Per-call system call path: via INT 0x80 (0) or SYSENTER (1). */
 U static int sc(int how, int nr, int a, int b, int c) {
     return how ? u_sysenter(nr, a, b, c) : sc80(nr, a, b, c);
@@ -233,13 +239,21 @@ U void user_echo(int lines) {
 U void user_bench(int arg) {
     int row = arg & 0xff;
     uint32_t n = (uint32_t)arg >> 8;
-    uint32_t t0 = urdtsc();
+    uint64_t t0 = urdtsc64();
     switch (row) {
     case 1: for (uint32_t i = 0; i < n; i++) sc80(SYS_NOP, 0, 0, 0); break;
     case 2: for (uint32_t i = 0; i < n; i++) u_sysenter(SYS_NOP, 0, 0, 0); break;
     case 3: for (uint32_t i = 0; i < n; i++) sc80(SYS_YIELD, 0, 0, 0); break;
     default: break;
     }
-    uint32_t t1 = urdtsc();
-    sc80(SYS_EXIT, (int)(t1 - t0), 0, 0);
+    /* cycles per call (per switch for the ping-pong, two per iteration), with 32-bit
+     * division only (no libgcc __udivdi3): a 64-bit difference, as QEMU's host TSC ticks
+     * overflow 32 bits over a long row */
+    uint64_t dt = urdtsc64() - t0;
+    uint32_t div = row == 3 ? 2 * n : n;
+    while (dt >> 32) {
+        dt >>= 1;
+        div >>= 1;
+    }
+    sc80(SYS_EXIT, div ? (int)((uint32_t)dt / div) : 0, 0, 0);
 }
