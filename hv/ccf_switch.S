@@ -23,6 +23,29 @@
 #define __ASSEMBLER__ 1
 #include "hv/cpu.h"
 
+/* The guest's general registers between their host registers and struct cpu. */
+.macro store_guest_gprs
+    mov %eax, CPU_OFF_GPR+0(%r15)
+    mov %ecx, CPU_OFF_GPR+4(%r15)
+    mov %edx, CPU_OFF_GPR+8(%r15)
+    mov %ebx, CPU_OFF_GPR+12(%r15)
+    mov %r12d, CPU_OFF_GPR+16(%r15)
+    mov %ebp, CPU_OFF_GPR+20(%r15)
+    mov %esi, CPU_OFF_GPR+24(%r15)
+    mov %edi, CPU_OFF_GPR+28(%r15)
+.endm
+
+.macro load_guest_gprs
+    mov CPU_OFF_GPR+0(%r15), %eax
+    mov CPU_OFF_GPR+4(%r15), %ecx
+    mov CPU_OFF_GPR+8(%r15), %edx
+    mov CPU_OFF_GPR+12(%r15), %ebx
+    mov CPU_OFF_GPR+16(%r15), %r12d
+    mov CPU_OFF_GPR+20(%r15), %ebp
+    mov CPU_OFF_GPR+24(%r15), %esi
+    mov CPU_OFF_GPR+28(%r15), %edi
+.endm
+
     .text
     .globl ccf_enter
     .type ccf_enter, @function
@@ -42,28 +65,14 @@ ccf_enter:
     mov $44, %r13d
     pushq CPU_OFF_HOSTFLAGS(%r15)
     popfq
-    mov CPU_OFF_GPR+0(%r15), %eax
-    mov CPU_OFF_GPR+4(%r15), %ecx
-    mov CPU_OFF_GPR+8(%r15), %edx
-    mov CPU_OFF_GPR+12(%r15), %ebx
-    mov CPU_OFF_GPR+16(%r15), %r12d
-    mov CPU_OFF_GPR+20(%r15), %ebp
-    mov CPU_OFF_GPR+24(%r15), %esi
-    mov CPU_OFF_GPR+28(%r15), %edi
+    load_guest_gprs
     jmp *%r8
     .size ccf_enter, .-ccf_enter
 
     .globl ccf_exit
     .type ccf_exit, @function
 ccf_exit:
-    mov %eax, CPU_OFF_GPR+0(%r15)
-    mov %ecx, CPU_OFF_GPR+4(%r15)
-    mov %edx, CPU_OFF_GPR+8(%r15)
-    mov %ebx, CPU_OFF_GPR+12(%r15)
-    mov %r12d, CPU_OFF_GPR+16(%r15)
-    mov %ebp, CPU_OFF_GPR+20(%r15)
-    mov %esi, CPU_OFF_GPR+24(%r15)
-    mov %edi, CPU_OFF_GPR+28(%r15)
+    store_guest_gprs
     mov %r11, CPU_OFF_BUDGET(%r15)
     pushfq
     popq CPU_OFF_HOSTFLAGS(%r15)
@@ -84,14 +93,7 @@ ccf_exit_stored:
     .globl ccf_inline_call
     .type ccf_inline_call, @function
 ccf_inline_call:
-    mov %eax, CPU_OFF_GPR+0(%r15)
-    mov %ecx, CPU_OFF_GPR+4(%r15)
-    mov %edx, CPU_OFF_GPR+8(%r15)
-    mov %ebx, CPU_OFF_GPR+12(%r15)
-    mov %r12d, CPU_OFF_GPR+16(%r15)
-    mov %ebp, CPU_OFF_GPR+20(%r15)
-    mov %esi, CPU_OFF_GPR+24(%r15)
-    mov %edi, CPU_OFF_GPR+28(%r15)
+    store_guest_gprs
     mov %r11, CPU_OFF_BUDGET(%r15)
     pushfq
     popq CPU_OFF_HOSTFLAGS(%r15)
@@ -121,14 +123,7 @@ ccf_inline_call:
     sahf
     mov CPU_OFF_BUDGET(%r15), %r11
     mov CPU_OFF_VIEW(%r15), %r14
-    mov CPU_OFF_GPR+0(%r15), %eax
-    mov CPU_OFF_GPR+4(%r15), %ecx
-    mov CPU_OFF_GPR+8(%r15), %edx
-    mov CPU_OFF_GPR+12(%r15), %ebx
-    mov CPU_OFF_GPR+16(%r15), %r12d
-    mov CPU_OFF_GPR+20(%r15), %ebp
-    mov CPU_OFF_GPR+24(%r15), %esi
-    mov CPU_OFF_GPR+28(%r15), %edi
+    load_guest_gprs
     ret
     .size ccf_inline_call, .-ccf_inline_call
 
