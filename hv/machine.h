@@ -117,7 +117,20 @@ struct machine {
     bool reset_requested;
     /* SLP_EN written with SLP_TYP = S5 (ACPI soft off): machine_run returns RUN_POWER_OFF */
     bool power_off_requested;
-    int fetch_fault;        /* vector + 1 when translate_block could not fetch eip */
+    int fetch_fault; /* vector + 1 when translate_block could not fetch eip */
+    /* per instruction (eip + 1, direct-mapped): how many times in a row its data page was
+     * mapped into a view again (hv/monitor.c note_refill); past a threshold the instruction
+     * joins the TC's soft-access set */
+    struct {
+        uint32_t eip1, vpn, count;
+    } churn[256];
+    uint32_t soft_kill_ppn; /* code frame + 1 to retranslate for a new soft instruction */
+    /* eips (+ 1) from which prefill_access found nothing to map, with the TC state they
+     * hold for (tc.soft_gen, TC flushes, invalidations): not decoded again */
+    struct {
+        uint32_t eip1, soft_gen;
+        uint64_t flushes, invalidations;
+    } noprefill[64];
     uint32_t prefill_eip;   /* an instruction about to run again after a #PF or INVLPG that
                                took its page out of the view (hv/monitor.c prefill_access);
                                UINT32_MAX = none */

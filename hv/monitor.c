@@ -138,6 +138,8 @@ static uint32_t run_ccf(struct machine *m, struct ccf *c, int64_t budget) {
  * block charged at entry from this instruction on. Returns 0 to go on in the CCF, or 1 to
  * leave it with EXIT_INLINE (budget adjusted to what retired). */
 int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_from);
+/* exit_aux of an EXIT_INLINE that asks the monitor to run the instruction natively */
+#define INLINE_RUN_NATIVE (UINT32_MAX - 16)
 int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_from) {
     struct machine *m = g_machine;
     /* an STI right before the callout that ends the block: its shadow covers that one */
@@ -146,6 +148,7 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     uint64_t base = cpu->icount;
     /* precise state for the instruction: what retired since entry, the eflags image */
     cpu->icount = base + (uint64_t)(cpu->budget_start - cpu->budget) - charged_from;
+    uint64_t now_before = cpu->icount;
     cpu->eflags = (cpu->eflags & ~FL_HOSTMASK) | ((uint32_t)cpu->hostflags & FL_HOSTMASK) | 0x2;
     uint32_t flags_before = cpu->eflags;
     uint64_t invalidations = m->stats.invalidations;
@@ -168,6 +171,15 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
         m->stats.callouts_helper++;
         m->stats.insns_helpers++;
         r = helper_exec(m, in);
+        /* a soft-access instruction in a form the helpers lack: natively, once */
+        if (r == HELPER_UNSUPPORTED && tc_is_soft(m->tc, in->eip)) {
+            cpu->icount = base;
+            cpu->budget = cpu->budget_start - (int64_t)(now_before - base);
+            cpu->hostflags = (cpu->eflags & FL_HOSTMASK) | 0x2;
+            cpu->exit_reason = EXIT_INLINE;
+            cpu->exit_aux = INLINE_RUN_NATIVE;
+            return 1;
+        }
     }
     if (r == 0 && stop != EMU_COUNTED) cpu->icount++;
     bool devices_touched = m->devices_dirty;
@@ -193,6 +205,8 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     if (r == 0 && stop != EMU_CONTINUE) cpu->exit_aux = UINT32_MAX - 1 - (uint32_t)stop;
     return 1;
 }
+
+static void note_refill(struct machine *m, uint32_t eip, uint32_t vpn);
 
 /* A host fault inside a CCF, with the guest state already precise at cpu.eip. */
 static int handle_fault_once(struct machine *m, enum emu_stop *stop);
@@ -259,6 +273,7 @@ static int handle_fault_once(struct machine *m, enum emu_stop *stop) {
     bool code_write = false;
     uint32_t ppn = 0;
     enum mmu_status st = mmu_fill(m, ea, g_fault.write, (enum mmu_view)view, &code_write, &ppn);
+    if (st == MMU_OK || st == MMU_PAGE_FAULT) note_refill(m, cpu->eip, ea >> 12);
     if (st == MMU_PAGE_FAULT) {
         m->prefill_eip = cpu->eip; /* the handler will likely map it and return here */
         return VEC_PF + 1;
@@ -348,6 +363,28 @@ static struct tc_target target_translation(struct machine *m, const struct ccf *
     return w;
 }
 
+/* The instruction at eip needed its data page vpn mapped into a view again (a host fault
+ * or a prefill). The same instruction and page again and again means that page's
+ * translation churns (a fixed address remapped: every round costs host mapping calls): the
+ * instruction joins the soft-access set and its code frame is retranslated, so that it
+ * reaches memory through the monitor's page walk instead (guest-visible effects, A/D bits
+ * and faults included, are the same). */
+#define CHURN_THRESHOLD 16
+static void note_refill(struct machine *m, uint32_t eip, uint32_t vpn) {
+    unsigned slot = (eip ^ (eip >> 8)) & 255;
+    if (m->churn[slot].eip1 != eip + 1 || m->churn[slot].vpn != vpn) {
+        m->churn[slot].eip1 = eip + 1;
+        m->churn[slot].vpn = vpn;
+        m->churn[slot].count = 1;
+        return;
+    }
+    if (++m->churn[slot].count != CHURN_THRESHOLD) return;
+    uint32_t pa;
+    if (tc_mark_soft(m->tc, eip) &&
+        mmu_translate(m, eip, false, m->cpu.cpl == 3, false, &pa) == MMU_OK)
+        m->soft_kill_ppn = (pa >> 12) + 1;
+}
+
 /* Register-only instructions that cannot fault or leave the block (lookahead of
  * prefill_access): integer ALU and moves between registers. */
 static bool register_only(const struct insn *in) {
@@ -393,13 +430,35 @@ static uint32_t gpr_bit(ZydisRegister r) {
  * certain (the only memory operand, on one page, its address registers untouched), that
  * page is mapped now with the A and D bits the access sets anyway: a host fault and a
  * signal less, the same guest-visible state. */
+static bool prefill_lookahead(struct machine *m, const struct ccf *c, uint32_t pc,
+                              uint32_t written);
+
 static void prefill_access(struct machine *m, const struct ccf *c) {
     struct cpu *cpu = &m->cpu;
     if (m->nwatch || !(cpu->cr[0] & CR0_PG) || c->oneshot) return;
     uint32_t pc = cpu->eip, written = 0;
+    unsigned slot = (pc ^ (pc >> 6)) & 63;
+    if (m->noprefill[slot].eip1 == pc + 1 && m->noprefill[slot].soft_gen == m->tc->soft_gen &&
+        m->noprefill[slot].flushes == m->stats.tc_flushes &&
+        m->noprefill[slot].invalidations == m->stats.invalidations)
+        return;
+    bool found = prefill_lookahead(m, c, pc, written);
+    if (!found) {
+        m->noprefill[slot].eip1 = pc + 1;
+        m->noprefill[slot].soft_gen = m->tc->soft_gen;
+        m->noprefill[slot].flushes = m->stats.tc_flushes;
+        m->noprefill[slot].invalidations = m->stats.invalidations;
+    }
+}
+
+/* prefill_access's lookahead: false if there is nothing to map from pc (no certain access
+ * ahead, or one by a soft-access instruction), whatever the registers. */
+static bool prefill_lookahead(struct machine *m, const struct ccf *c, uint32_t pc,
+                              uint32_t written) {
+    struct cpu *cpu = &m->cpu;
     for (int k = 0; k < 4 && pc >= c->eip && pc < c->end_eip; k++) {
         struct insn in;
-        if (fetch_insn(m, pc, &in) != 0) return;
+        if (fetch_insn(m, pc, &in) != 0) return true;
         const ZydisDecodedInstruction *z = &in.zi;
         if (register_only(&in)) {
             for (int i = 0; i < z->operand_count; i++)
@@ -410,34 +469,37 @@ static void prefill_access(struct machine *m, const struct ccf *c) {
             continue;
         }
         if (z->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
-            return;
+            return false;
+        if (tc_is_soft(m->tc, pc)) return false; /* it does not go through the views */
         const ZydisDecodedOperand *mem = NULL;
         for (int i = 0; i < z->operand_count; i++) {
             const ZydisDecodedOperand *op = &in.op[i];
             if (op->type != ZYDIS_OPERAND_TYPE_MEMORY || op->mem.type != ZYDIS_MEMOP_TYPE_MEM)
                 continue;
             /* (hidden ones too: a PUSH [m] also writes the stack, which may fault first) */
-            if (mem || op->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT) return;
+            if (mem || op->visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT) return false;
             mem = op;
         }
         if (!mem || mem->size == 0 ||
             (written & (gpr_bit(mem->mem.base) | gpr_bit(mem->mem.index))))
-            return;
+            return false;
         uint32_t lin = helper_mem_ea(cpu, &in, mem);
-        if ((lin & 0xfff) + mem->size / 8u > 4096) return; /* two pages: which faults first? */
+        if ((lin & 0xfff) + mem->size / 8u > 4096) return true; /* two pages: which faults first? */
         bool write = (mem->actions & ZYDIS_OPERAND_ACTION_MASK_WRITE) != 0;
         enum mmu_view v = cpu->cpl == 3 ? VIEW_USER : VIEW_SUPER;
-        if (mmu_view_mapped(m, lin >> 12, v, write)) return;
+        if (mmu_view_mapped(m, lin >> 12, v, write)) return true;
         uint32_t cr2 = cpu->cr[2], pf_error = cpu->pf_error, ppn;
         bool code_write;
         if (mmu_fill(m, lin, write, v, &code_write, &ppn) == MMU_OK) {
             m->stats.tlb_prefills++;
+            note_refill(m, pc, lin >> 12);
         } else {
             cpu->cr[2] = cr2; /* it faults when it runs, and says so itself */
             cpu->pf_error = pf_error;
         }
-        return;
+        return true;
     }
+    return false;
 }
 
 /* Enabled DR0-DR3 breakpoints on instruction execution (R/W = 00), as a bit mask. */
@@ -623,6 +685,11 @@ enum run_result machine_run(struct machine *m) {
         if (m->nbreakpoints && !m->bp_off && machine_is_breakpoint(m, cpu->eip) &&
             !(cpu->eip == m->bp_skip_eip && cpu->icount == m->bp_skip_icount))
             return RUN_BREAKPOINT;
+        if (m->soft_kill_ppn) {
+            /* a new soft-access instruction: its CCFs are translated again */
+            tc_invalidate_page(m, m->soft_kill_ppn - 1);
+            m->soft_kill_ppn = 0;
+        }
         int fault = 0;
         struct ccf *c = find_ccf(m, &fault);
         if (!c) {
@@ -709,7 +776,9 @@ enum run_result machine_run(struct machine *m) {
             break;
         case EXIT_INLINE:
             /* the inline call already ran the instruction (ccf_inline_insn): its outcome */
-            if (cpu->exit_aux == UINT32_MAX)
+            if (cpu->exit_aux == INLINE_RUN_NATIVE)
+                r = run_one_instruction(m, &stop);
+            else if (cpu->exit_aux == UINT32_MAX)
                 r = -1;
             else if (cpu->exit_aux >= UINT32_MAX - 8)
                 stop = (enum emu_stop)(UINT32_MAX - 1 - cpu->exit_aux);

@@ -244,10 +244,34 @@ static void hash_unlink(struct tc *tc, struct ccf *c) {
     if (*pp) *pp = c->hnext;
 }
 
+bool tc_is_soft(const struct tc *tc, uint32_t eip) {
+    if (!tc->nsoft) return false;
+    for (uint32_t i = hash_eip(eip) & (TC_SOFT_SLOTS - 1), k = 0; k < TC_SOFT_SLOTS;
+         i = (i + 1) & (TC_SOFT_SLOTS - 1), k++) {
+        if (tc->soft[i] == eip + 1) return true;
+        if (tc->soft[i] == 0) return false;
+    }
+    return false;
+}
+
+bool tc_mark_soft(struct tc *tc, uint32_t eip) {
+    if (tc->nsoft >= TC_SOFT_SLOTS / 2) return false; /* keep probes short */
+    uint32_t i = hash_eip(eip) & (TC_SOFT_SLOTS - 1);
+    while (tc->soft[i] != 0 && tc->soft[i] != eip + 1)
+        i = (i + 1) & (TC_SOFT_SLOTS - 1);
+    if (tc->soft[i] == 0) {
+        tc->soft[i] = eip + 1;
+        tc->nsoft++;
+        tc->soft_gen++;
+    }
+    return true;
+}
+
 struct ccf *tc_revive(struct machine *m, uint32_t eip, uint32_t ppn, bool user) {
     struct tc *tc = m->tc;
     for (struct ccf *c = tc->hash[hash_eip(eip)]; c; c = c->hnext) {
         if (c->eip != eip || c->page[0] != ppn || c->user != user || !c->dead) continue;
+        if (c->soft_gen != tc->soft_gen) continue; /* may now translate differently */
         /* Only revivable CCFs stay in the hash when dead (see ccf_kill). */
         uint32_t pa = (ppn << 12) | (eip & 0xfff);
         if (memcmp(tc->src + c->src_off, m->ram + pa, c->end_eip - eip) != 0) {

@@ -43,6 +43,7 @@ struct ccf {
     uint32_t nmeta;
     const struct insn *callout; /* the decoded instruction the CCF ends with a callout to */
     uint32_t ndeps;             /* tc.deps entries that lead into it */
+    uint32_t soft_gen;          /* tc.soft_gen when it was translated */
 };
 
 #define TC_CODE_BYTES (64u << 20)
@@ -50,6 +51,7 @@ struct ccf {
 #define TC_HASH_BUCKETS (1u << 16)
 #define JCACHE_ENTRIES (1u << 16)
 #define TC_MAX_DEPS 65536u
+#define TC_SOFT_SLOTS 1024u
 
 /* The linear pages a CCF's code was fetched through, and how their translation was held
  * when a jump into it was chained or cached. */
@@ -94,7 +96,14 @@ struct tc {
         uint32_t n, max;
     } deps[2];                   /* [0] non-global targets, [1] global */
     uint32_t global_regions[32]; /* 4 MiB regions holding targets in deps[1] (a bitmap) */
-    struct insn *insns;          /* decoded callout instructions (ccf.callout) */
+    /* Instructions whose data page keeps changing its translation (a fixed linear address
+     * remapped again and again: kmap slots, the nanobenchmarks' PTE row): translated as
+     * inline helper calls that go through the monitor's page walk, not the views, so that
+     * no host mapping changes for them. Linear eip + 1, open addressing; soft_gen counts
+     * the additions (a CCF translated before one is not revived). */
+    uint32_t soft[TC_SOFT_SLOTS];
+    uint32_t nsoft, soft_gen;
+    struct insn *insns; /* decoded callout instructions (ccf.callout) */
     uint32_t ninsns;
     uint8_t *src; /* guest bytes each CCF was translated from */
     uint32_t nsrc, maxsrc;
@@ -132,6 +141,9 @@ void tc_cr3_loaded(struct tc *tc, bool keep_global,
                    bool (*still_same)(void *ctx, uint32_t vpn, uint32_t ppn, bool user), void *ctx);
 /* Keeps a copy of a decoded callout instruction for the CCF's lifetime; NULL if full. */
 const struct insn *tc_keep_insn(struct tc *tc, const struct insn *in);
+/* The soft-access set (tc.soft): membership, and adding one (false if full). */
+bool tc_is_soft(const struct tc *tc, uint32_t eip);
+bool tc_mark_soft(struct tc *tc, uint32_t eip);
 void jcache_fill(struct tc *tc, uint32_t eip, const struct ccf *target,
                  const struct tc_target *where);
 

@@ -565,6 +565,28 @@ static bool inline_callable(const struct insn *in, enum tclass c) {
     }
 }
 
+/* An instruction of the soft-access set (tc.soft) runs as an inline helper call if the
+ * helpers have it: base ISA, one explicit memory operand, no REP, no control transfer. */
+static bool soft_access_form(const struct insn *in) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    if (z->meta.isa_ext != ZYDIS_ISA_EXT_BASE || !helper_supports(z->mnemonic)) return false;
+    if (z->attributes & (ZYDIS_ATTRIB_HAS_REP | ZYDIS_ATTRIB_HAS_REPE | ZYDIS_ATTRIB_HAS_REPNE))
+        return false;
+    if (z->meta.category == ZYDIS_CATEGORY_COND_BR ||
+        z->meta.category == ZYDIS_CATEGORY_UNCOND_BR || z->meta.category == ZYDIS_CATEGORY_CALL ||
+        z->meta.category == ZYDIS_CATEGORY_RET || z->meta.category == ZYDIS_CATEGORY_STRINGOP)
+        return false;
+    int nmem = 0;
+    for (int i = 0; i < z->operand_count; i++)
+        if (in->op[i].type == ZYDIS_OPERAND_TYPE_MEMORY) {
+            if (in->op[i].mem.type != ZYDIS_MEMOP_TYPE_MEM ||
+                in->op[i].visibility != ZYDIS_OPERAND_VISIBILITY_EXPLICIT)
+                return false;
+            nmem++;
+        }
+    return nmem == 1;
+}
+
 static bool is_block_end(enum tclass c) {
     return c == TC_BRANCH || c == TC_STRING || c == TC_HELPER || c == TC_EMULATE;
 }
@@ -1052,6 +1074,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         }
         cls[n] = classify(&insns[n]);
         if (!oneshot && inline_callable(&insns[n], cls[n])) cls[n] = TC_INLINE;
+        if (!oneshot && cls[n] == TC_IDENT && tc_is_soft(tc, pc) && soft_access_form(&insns[n]))
+            cls[n] = TC_INLINE;
         /* STI inline only right before the callout that ends the block (STI; SYSEXIT,
          * STI; HLT): its interrupt shadow then covers exactly that instruction, which the
          * monitor runs after the exit with interrupts still held off */
@@ -1194,6 +1218,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
     c->host_len = (uint32_t)(t.e.p - t.e.start);
     c->ninsns = (uint16_t)charged;
     c->oneshot = oneshot;
+    c->soft_gen = tc->soft_gen;
     if (oneshot) {
         static struct ccf_meta oneshot_meta[MAX_BLOCK_INSNS + 1];
         memcpy(oneshot_meta, t.meta, sizeof(struct ccf_meta) * t.nmeta);
