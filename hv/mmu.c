@@ -141,6 +141,32 @@ struct walk {
     bool dirty;
 };
 
+/* The paging-structure entries that translate lin under the current CR3 (paging on), read
+ * without side effects; for a 4 MiB page pte is the PDE. False if one is not present or a
+ * reserved bit is set (*reserved). */
+struct entries {
+    uint32_t pde_pa, pte_pa, pde, pte;
+    bool big;
+};
+
+static bool read_entries(struct machine *m, uint32_t lin, struct entries *e, bool *reserved) {
+    const struct cpu *c = &m->cpu;
+    *reserved = false;
+    e->pde_pa = (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2);
+    e->pde = e->pte = phys_read32(m, e->pde_pa);
+    e->pte_pa = 0;
+    if (!(e->pde & PTE_P)) return false;
+    e->big = (e->pde & PTE_PS) && (c->cr[4] & CR4_PSE);
+    if (e->big) {
+        /* Without PSE-36, bits 21:13 of a 4 MiB PDE are reserved (SDM Vol. 3A Table 4-4). */
+        *reserved = (e->pde & 0x003fe000u) != 0;
+        return !*reserved;
+    }
+    e->pte_pa = (e->pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2);
+    e->pte = phys_read32(m, e->pte_pa);
+    return (e->pte & PTE_P) != 0;
+}
+
 static enum mmu_status walk(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
                             struct walk *w) {
     struct cpu *c = &m->cpu;
@@ -148,23 +174,15 @@ static enum mmu_status walk(struct machine *m, uint32_t lin, bool write, bool us
         *w = (struct walk){lin, true, true, false, true};
         return MMU_OK;
     }
-    uint32_t pde_pa = (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2);
-    uint32_t pde = phys_read32(m, pde_pa);
     uint32_t err = (write ? PFEC_W : 0) | (user ? PFEC_U : 0);
-    if (!(pde & PTE_P)) goto fault;
-    bool big = (pde & PTE_PS) && (c->cr[4] & CR4_PSE);
-    uint32_t pte_pa = 0, pte = pde;
-    if (big) {
-        /* Without PSE-36, bits 21:13 of a 4 MiB PDE are reserved (SDM Vol. 3A Table 4-4). */
-        if (pde & 0x003fe000u) {
-            err |= PFEC_P | PFEC_RSVD;
-            goto fault;
-        }
-    } else {
-        pte_pa = (pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2);
-        pte = phys_read32(m, pte_pa);
-        if (!(pte & PTE_P)) goto fault;
+    struct entries e;
+    bool reserved;
+    if (!read_entries(m, lin, &e, &reserved)) {
+        if (reserved) err |= PFEC_P | PFEC_RSVD;
+        goto fault;
     }
+    uint32_t pde = e.pde, pte = e.pte, pde_pa = e.pde_pa, pte_pa = e.pte_pa;
+    bool big = e.big;
     /* Access rights combine both levels (SDM Vol. 3A §4.6.1). */
     bool u_ok = (pde & PTE_U) && (pte & PTE_U);
     bool rw = (pde & PTE_W) && (pte & PTE_W);
@@ -199,14 +217,11 @@ bool mmu_translation_global(struct machine *m, uint32_t lin, bool *big) {
     /* paging off: only CR0 changes the (identity) translation, and that flushes all */
     if (!(c->cr[0] & CR0_PG)) return true;
     if (!(c->cr[4] & CR4_PGE)) return false;
-    uint32_t pde = phys_read32(m, (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2));
-    if (!(pde & PTE_P)) return false;
-    if ((pde & PTE_PS) && (c->cr[4] & CR4_PSE)) {
-        *big = true;
-        return (pde & PTE_G) != 0;
-    }
-    uint32_t pte = phys_read32(m, (pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2));
-    return (pte & PTE_P) && (pte & PTE_G);
+    struct entries e;
+    bool reserved;
+    if (!read_entries(m, lin, &e, &reserved)) return false;
+    *big = e.big;
+    return (e.pte & PTE_G) != 0;
 }
 
 enum mmu_status mmu_translate(struct machine *m, uint32_t lin, bool write, bool user, bool set_ad,
@@ -435,18 +450,11 @@ void mmu_flush(struct machine *m, bool keep_global) {
 static bool translation_unchanged(struct machine *m, const struct mmu_map *e, bool *global) {
     struct cpu *c = &m->cpu;
     uint32_t lin = e->vpn << 12;
-    uint32_t pde = phys_read32(m, (c->cr[3] & 0xfffff000u) | ((lin >> 22) << 2));
-    if ((pde & (PTE_P | PTE_A)) != (PTE_P | PTE_A)) return false;
-    bool big = (pde & PTE_PS) && (c->cr[4] & CR4_PSE);
-    uint32_t pte = pde, pa;
-    if (big) {
-        if (pde & 0x003fe000u) return false;
-        pa = (pde & 0xffc00000u) | (lin & 0x3ff000u);
-    } else {
-        pte = phys_read32(m, (pde & 0xfffff000u) | (((lin >> 12) & 0x3ff) << 2));
-        if ((pte & (PTE_P | PTE_A)) != (PTE_P | PTE_A)) return false;
-        pa = pte & 0xfffff000u;
-    }
+    struct entries t;
+    bool reserved;
+    if (!read_entries(m, lin, &t, &reserved) || !(t.pde & PTE_A) || !(t.pte & PTE_A)) return false;
+    uint32_t pde = t.pde, pte = t.pte;
+    uint32_t pa = t.big ? (pde & 0xffc00000u) | (lin & 0x3ff000u) : pte & 0xfffff000u;
     if ((pa >> 12) != e->ppn) return false;
     bool u_ok = (pde & PTE_U) && (pte & PTE_U);
     bool rw = (pde & PTE_W) && (pte & PTE_W);

@@ -160,14 +160,13 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     int r;
     bool dirty_before = m->devices_dirty;
     m->devices_dirty = false;
-    if (in->zi.mnemonic == ZYDIS_MNEMONIC_CLI || in->zi.mnemonic == ZYDIS_MNEMONIC_STI ||
-        in->zi.mnemonic == ZYDIS_MNEMONIC_RDTSC || in->zi.mnemonic == ZYDIS_MNEMONIC_IN ||
-        in->zi.mnemonic == ZYDIS_MNEMONIC_OUT ||
-        (in->zi.mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
-         ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT)) {
+    bool mov_sreg = in->zi.mnemonic == ZYDIS_MNEMONIC_MOV &&
+                    in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
+                    ZydisRegisterGetClass(in->op[0].reg.value) == ZYDIS_REGCLASS_SEGMENT;
+    if (mov_sreg || !helper_supports(in->zi.mnemonic)) {
+        /* what the translator inlines besides helper-class instructions: the monitor's */
         r = emulate_decoded(m, in, &stop);
     } else {
-        /* the translator inlines only helper-class instructions besides those two */
         m->stats.callouts_helper++;
         m->stats.insns_helpers++;
         r = helper_exec(m, in);
