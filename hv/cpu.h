@@ -21,6 +21,16 @@
 #define CPU_OFF_EXIT_SITE 72   /* uint64_t host address of the jump to patch (chaining) */
 #define CPU_OFF_VIEW 80        /* uint64_t host base of the current linear view (hv/mmu.h) */
 #define CPU_OFF_JCACHE 88      /* uint64_t host address of the indirect-branch cache */
+#define CPU_OFF_SEGMEMO 96     /* uint64_t host address of this CPL's segment-load memo */
+
+/* Layout of one segment-load memo entry (struct segmemo), for emitted code. */
+#define SEGMEMO_ENTRIES 256 /* per CPL and kind, indexed by the selector's low byte */
+#define SEGMEMO_KINDS 2     /* 0: DS/ES (flat descriptors only), 1: FS/GS */
+#define SEGMEMO_SIZE 64
+#define SEGMEMO_OFF_NEG_KEY 0
+#define SEGMEMO_OFF_DESC 8
+#define SEGMEMO_OFF_NEG_RAW 16
+#define SEGMEMO_OFF_CACHE 24
 
 #ifndef __ASSEMBLER__
 #include <stddef.h>
@@ -102,6 +112,7 @@ struct cpu {
     uint64_t exit_site;
     uint64_t view;
     uint64_t jcache;
+    uint64_t segmemo;
     /* ---- end of the fixed-layout part ---- */
     struct segcache seg[6];
     struct segcache ldtr, tr;
@@ -132,6 +143,27 @@ _Static_assert(offsetof(struct cpu, exit_aux) == CPU_OFF_EXIT_AUX, "layout");
 _Static_assert(offsetof(struct cpu, exit_site) == CPU_OFF_EXIT_SITE, "layout");
 _Static_assert(offsetof(struct cpu, view) == CPU_OFF_VIEW, "layout");
 _Static_assert(offsetof(struct cpu, jcache) == CPU_OFF_JCACHE, "layout");
+_Static_assert(offsetof(struct cpu, segmemo) == CPU_OFF_SEGMEMO, "layout");
+
+/* One data-segment load that passed its checks (hv/segments.c segmemo_note). Translated
+ * code loads DS/ES/FS/GS itself when the selector matches an entry of the current CPL and
+ * the descriptor's eight bytes in memory are still the ones the checks passed on (read
+ * through the supervisor view, so paging changes are seen as the guest sees them); any
+ * other case goes to the monitor's segment_load. Entries are dropped when the descriptor
+ * tables move (LGDT, LLDT, task switch, state restore): segmemo_flush. */
+struct segmemo {
+    int64_t neg_key;       /* -(selector | 0x10000); 0: empty */
+    uint64_t desc_host;    /* host address of the descriptor in the supervisor view */
+    int64_t neg_raw;       /* -(the descriptor's eight bytes, accessed bit set) */
+    struct segcache cache; /* what the load puts into the segment register */
+    uint64_t pad[3];
+};
+_Static_assert(sizeof(struct segmemo) == SEGMEMO_SIZE, "layout");
+_Static_assert(offsetof(struct segmemo, neg_key) == SEGMEMO_OFF_NEG_KEY, "layout");
+_Static_assert(offsetof(struct segmemo, desc_host) == SEGMEMO_OFF_DESC, "layout");
+_Static_assert(offsetof(struct segmemo, neg_raw) == SEGMEMO_OFF_NEG_RAW, "layout");
+_Static_assert(offsetof(struct segmemo, cache) == SEGMEMO_OFF_CACHE, "layout");
+_Static_assert(sizeof(struct segcache) == 16, "layout");
 
 /* Architectural EFLAGS from the monitor-side copy (bit 1 always reads as 1). */
 static inline uint32_t cpu_get_eflags(const struct cpu *c) {

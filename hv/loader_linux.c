@@ -166,6 +166,7 @@ int linux_load(struct machine *m, const char *kernel_path, const char *append,
     struct cpu *c = &m->cpu;
     c->gdtr.base = GDT_ADDR;
     c->gdtr.limit = sizeof gdt - 1;
+    segmemo_flush(m);
     c->idtr.base = 0;
     c->idtr.limit = 0;
     memset(c->gpr, 0, sizeof c->gpr);

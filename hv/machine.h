@@ -140,7 +140,9 @@ struct machine {
     uint64_t halted_since_ns;
 
     struct tc *tc;
-    struct mmu mmu;      /* paging and the linear views translated code accesses memory through */
+    struct mmu mmu; /* paging and the linear views translated code accesses memory through */
+    /* data-segment loads translated code may repeat by itself, per CPL and kind (hv/cpu.h) */
+    struct segmemo segmemo[4][SEGMEMO_KINDS][SEGMEMO_ENTRIES];
     uint8_t *code_pages; /* per guest-physical page: number of CCFs translated from it (sat.) */
 
     uint64_t icount_limit; /* 0 = none */

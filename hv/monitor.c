@@ -144,14 +144,17 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     struct machine *m = g_machine;
     /* an STI right before the callout that ends the block: its shadow covers that one */
     bool may_set_if = (charged_from >> 31) != 0;
-    charged_from &= 0x7fffffffu;
+    /* INT n, IRET, SYSENTER, SYSEXIT (translate.c inline_branch): the CCF goes on at the
+     * new EIP through the jump cache */
+    bool branch = ((charged_from >> 30) & 1) != 0;
+    charged_from &= 0x3fffffffu;
     uint64_t base = cpu->icount;
     /* precise state for the instruction: what retired since entry, the eflags image */
     cpu->icount = base + (uint64_t)(cpu->budget_start - cpu->budget) - charged_from;
     uint64_t now_before = cpu->icount;
     cpu->eflags = (cpu->eflags & ~FL_HOSTMASK) | ((uint32_t)cpu->hostflags & FL_HOSTMASK) | 0x2;
     uint32_t flags_before = cpu->eflags;
-    uint64_t invalidations = m->stats.invalidations;
+    uint64_t invalidations = m->stats.invalidations, flushes = m->stats.tc_flushes;
     /* replay: an instruction that consumes a journal event (RDTSC) may uncover the next
      * stop (an interrupt, a digest), which the budget of this CCF run does not know */
     uint64_t next_stop = m->rep ? replay_next_stop(m) : 0;
@@ -190,10 +193,21 @@ int ccf_inline_insn(struct cpu *cpu, const struct insn *in, uint32_t charged_fro
     /* go on unless the instruction did what translated code cannot follow: control
      * transfer or a REP iteration (EIP), TF/IOPL/AC/... or IF set (an interrupt may be
      * due), a non-flat segment, a store into translated code, a watchpoint, a device */
-    if (r == 0 && stop == EMU_CONTINUE && cpu->eip == in->eip + in->zi.length &&
-        !(changed & ~FL_IF) && !((changed & FL_IF) && (cpu->eflags & FL_IF) && !may_set_if) &&
-        !m->nonflat_segment && !m->watch_touched && m->stats.invalidations == invalidations &&
-        !m->exited && !m->reset_requested && !m->power_off_requested && !devices_touched &&
+    bool went_on;
+    if (branch)
+        /* exactly this instruction retired (INT n counts itself; a fault in its delivery
+         * undoes that); no interrupt deliverable now that IF may be set (in replay the
+         * budget stops at the recorded ones) */
+        went_on = r == 0 && (stop == EMU_CONTINUE || stop == EMU_COUNTED) &&
+                  now == now_before + 1 && !(changed & ~FL_IF) &&
+                  !((cpu->eflags & FL_IF) && !m->rep && pic8259_intr(&m->pic));
+    else
+        went_on = r == 0 && stop == EMU_CONTINUE && cpu->eip == in->eip + in->zi.length &&
+                  !(changed & ~FL_IF) &&
+                  !((changed & FL_IF) && (cpu->eflags & FL_IF) && !may_set_if);
+    if (went_on && !m->nonflat_segment && !m->watch_touched &&
+        m->stats.invalidations == invalidations && m->stats.tc_flushes == flushes && !m->exited &&
+        !m->reset_requested && !m->power_off_requested && !devices_touched &&
         (!m->rep || replay_next_stop(m) == next_stop))
         return 0;
     /* leave: the budget counts exactly the instructions retired */

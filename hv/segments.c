@@ -56,6 +56,7 @@ int desc_set_accessed(struct machine *m, uint16_t sel, struct descriptor *d) {
 
 void cpu_set_cpl(struct machine *m, unsigned cpl) {
     m->cpu.cpl = cpl;
+    m->cpu.segmemo = (uint64_t)(uintptr_t)&m->segmemo[cpl & 3][0][0];
     m->cpu.view = (uint64_t)(uintptr_t)m->mmu.view[cpl == 3 ? VIEW_USER : VIEW_SUPER];
     /* indirect-branch targets found at CPL 3 must not lead into supervisor translations */
     m->cpu.jcache = (uint64_t)(uintptr_t)(m->tc->jcache + (cpl == 3 ? JCACHE_ENTRIES : 0));
@@ -64,6 +65,27 @@ void cpu_set_cpl(struct machine *m, unsigned cpl) {
 static bool is_flat(const struct descriptor *d) {
     return d->base == 0 && d->limit == 0xffffffffu &&
            !(d->attr & DT_EXPDOWN && !(d->attr & DT_CODE));
+}
+
+void segmemo_flush(struct machine *m) {
+    memset(m->segmemo, 0, sizeof m->segmemo);
+}
+
+/* Remembers a load of sel into a data segment register that passed its checks at this CPL
+ * (d has its accessed bit set), for translated code to repeat (hv/cpu.h struct segmemo).
+ * The checks depend only on the selector, the CPL and the descriptor's bytes, which the
+ * entry keeps; DS and ES entries hold flat descriptors only (the translator's premise). */
+static void segmemo_note(struct machine *m, int sreg, uint16_t sel, const struct descriptor *d) {
+    uint32_t table = (sel & 4) ? m->cpu.ldtr.base : m->cpu.gdtr.base;
+    uint32_t lin = table + (sel & 0xfff8u);
+    if (lin > 0xfffffff8u) return; /* wraps around 4 GiB */
+    int kind = (sreg == S_FS || sreg == S_GS) ? 1 : 0;
+    if (kind == 0 && !is_flat(d)) return;
+    struct segmemo *e = &m->segmemo[m->cpu.cpl & 3][kind][sel & 0xff];
+    e->neg_key = -(int64_t)(sel | 0x10000u);
+    e->desc_host = (uint64_t)(uintptr_t)m->mmu.view[VIEW_SUPER] + lin;
+    e->neg_raw = -(int64_t)(((uint64_t)d->hi << 32) | d->lo);
+    e->cache = (struct segcache){sel, d->base, d->limit, d->attr};
 }
 
 static void set_cache(struct machine *m, int sreg, uint16_t sel, const struct descriptor *d) {
@@ -127,6 +149,7 @@ int segment_load(struct machine *m, int sreg, uint16_t sel) {
     e = desc_set_accessed(m, sel, &d);
     if (e) return e;
     set_cache(m, sreg, sel, &d);
+    if (sreg != S_SS && (d.attr & DA_S)) segmemo_note(m, sreg, sel, &d);
     return 0;
 }
 
@@ -462,6 +485,7 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         if (z->mnemonic == ZYDIS_MNEMONIC_LGDT) {
             c->gdtr.base = base;
             c->gdtr.limit = limit;
+            segmemo_flush(m);
         } else {
             c->idtr.base = base;
             c->idtr.limit = limit;
@@ -515,6 +539,7 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         e = rm16_read(m, in, &sel);
         if (e) return e;
         bool ldt = z->mnemonic == ZYDIS_MNEMONIC_LLDT;
+        if (ldt) segmemo_flush(m);
         if ((sel & 0xfffc) == 0) {
             if (!ldt) return fault(m, VEC_GP, 0);
             c->ldtr = (struct segcache){sel, 0, 0, 0};

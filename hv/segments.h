@@ -58,6 +58,9 @@ int desc_set_accessed(struct machine *m, uint16_t sel, struct descriptor *d);
 int segment_load(struct machine *m, int sreg, uint16_t sel);
 /* Loads CS with an already checked descriptor and makes its RPL the CPL. */
 void segment_load_cs(struct machine *m, uint16_t sel, const struct descriptor *d, unsigned cpl);
+/* Forgets every memoized segment load (hv/cpu.h struct segmemo): the descriptor tables
+ * moved (LGDT, LLDT, task switch) or the whole CPU state was replaced. */
+void segmemo_flush(struct machine *m);
 /* Sets the CPL and the linear view translated code uses. */
 void cpu_set_cpl(struct machine *m, unsigned cpl);
 

@@ -78,6 +78,7 @@ int checkpoint_restore(struct machine *m, const struct checkpoint *c, char *err,
     m->cpu = c->cpu;
     m->cpu.view = view;
     m->cpu.jcache = jc;
+    segmemo_flush(m);
     cpu_set_cpl(m, c->cpu.cpl);
     m->irq_shadow = c->irq_shadow;
     m->halted = c->halted;

@@ -98,6 +98,7 @@ struct machine *replay_open(const char *path, char *err, size_t errlen) {
     memcpy(c->cr, cs->cr, 20);
     c->gdtr.base = cs->gdtr_base;
     c->gdtr.limit = (uint16_t)cs->gdtr_limit;
+    segmemo_flush(m);
     c->idtr.base = cs->idtr_base;
     c->idtr.limit = (uint16_t)cs->idtr_limit;
     c->icount = cs->icount;

@@ -528,6 +528,21 @@ static enum tclass classify_form(const struct insn *in) {
     }
 }
 
+/* INT n, IRET, SYSENTER and SYSEXIT as inline calls that end the block: the monitor runs
+ * them (ccf_inline_insn, with the CPL change and the view and jump cache it brings) and the
+ * CCF goes on to the new EIP through the jump cache, unless something needs the monitor
+ * loop (an interrupt now deliverable, TF, a fault in delivery, ...). */
+static bool inline_branch(const struct insn *in) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    switch (z->mnemonic) {
+    case ZYDIS_MNEMONIC_INT:
+    case ZYDIS_MNEMONIC_SYSENTER:
+    case ZYDIS_MNEMONIC_SYSEXIT: return true;
+    case ZYDIS_MNEMONIC_IRETD: return z->operand_width == 32;
+    default: return false;
+    }
+}
+
 /* Callouts that can run from inside a block (TC_INLINE): C helpers and segment-register
  * loads, which neither transfer control nor change the CPL, the paging or the devices; the
  * monitor side (ccf_inline_insn) still leaves the CCF when one changed something the
@@ -541,6 +556,7 @@ static bool inline_callable(const struct insn *in, enum tclass c) {
         /* IN/OUT: the CCF goes on only if no device was touched (the POST port, a port no
          * device answers); otherwise the monitor brings the devices up to date first */
         if (z->mnemonic == ZYDIS_MNEMONIC_IN || z->mnemonic == ZYDIS_MNEMONIC_OUT) return true;
+        if (inline_branch(in)) return true;
         /* MOV Sreg, r16/r32 (not CS, which #UD) */
         return z->mnemonic == ZYDIS_MNEMONIC_MOV && in->op[0].type == ZYDIS_OPERAND_TYPE_REGISTER &&
                in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER &&
@@ -987,6 +1003,94 @@ static bool emit_string(struct tstate *t, const struct insn *in) {
     return !e->encode_failed;
 }
 
+/* The segment register a MOV Sreg,r16/r32 or 32-bit POP Sreg loads, if it is DS, ES, FS or
+ * GS (the loads emit_segload_fast can repeat); -1 otherwise. */
+static int segload_fast_sreg(const struct insn *in) {
+    const ZydisDecodedInstruction *z = &in->zi;
+    const ZydisDecodedOperand *o = &in->op[0];
+    if (o->type != ZYDIS_OPERAND_TYPE_REGISTER ||
+        ZydisRegisterGetClass(o->reg.value) != ZYDIS_REGCLASS_SEGMENT)
+        return -1;
+    int s = o->reg.value - ZYDIS_REGISTER_ES;
+    if (s != S_DS && s != S_ES && s != S_FS && s != S_GS) return -1;
+    if (z->mnemonic == ZYDIS_MNEMONIC_POP) return z->operand_width == 32 ? s : -1;
+    if (z->mnemonic == ZYDIS_MNEMONIC_MOV && in->op[1].type == ZYDIS_OPERAND_TYPE_REGISTER)
+        return s;
+    return -1;
+}
+
+/* Jumps to *miss unless rcx-swapped r10 is zero (r10 swapped with rcx around jrcxz). */
+static void emit_miss_unless_r10_zero(struct emitter *e, uint8_t **sites, int *nsites) {
+    emit_xchg_r10_rcx(e);
+    uint8_t *hit = emit_jrcxz8(e);
+    emit_xchg_r10_rcx(e);
+    sites[(*nsites)++] = emit_jmp32(e);
+    if (hit && !e->overflow) set_rel8(hit, e->p);
+    emit_xchg_r10_rcx(e);
+}
+
+/* A data-segment load repeated from this CPL's segment-load memo (hv/cpu.h struct segmemo):
+ *   r9 = selector; r8 = memo entry for it; a hit needs the key and the descriptor's eight
+ *   bytes, read now through the supervisor view, to match; then the memoized descriptor
+ *   cache goes into cpu.seg[sreg] (and ESP moves for POP).
+ * The descriptor read is this instruction's only possible fault besides POP's stack read,
+ * both before any guest state changes. A miss falls through to the inline call after this
+ * code (the monitor's segment_load, which fills the memo); a hit jumps over it: the rel32
+ * to patch to the end of that call is returned. */
+static uint8_t *emit_segload_fast(struct tstate *t, const struct insn *in, int sreg) {
+    struct emitter *e = &t->e;
+    if (in->zi.mnemonic == ZYDIS_MNEMONIC_POP) {
+        emit_tlb_stack(e, 0, false);
+        emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R9D), host_mem(2));
+    } else {
+        ZydisRegister r = in->op[1].reg.value;
+        ZydisRegister r16 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(r) & 7);
+        emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R9D), op_reg(map_reg(r16)));
+    }
+    int kind = (sreg == S_FS || sreg == S_GS) ? 1 : 0;
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, CPU_OFF_SEGMEMO, 8));
+    emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R9B));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8),
+          op_mem(ZYDIS_REGISTER_NONE, ZYDIS_REGISTER_R8, 8, 0, 0));
+    emit2(
+        e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R8),
+        op_mem(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R8, 8, kind * SEGMEMO_ENTRIES * SEGMEMO_SIZE, 0));
+    uint8_t *miss[2];
+    int nmiss = 0;
+    /* key: neg_key + selector + 0x10000 == 0 */
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, SEGMEMO_OFF_NEG_KEY, 8));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R9, 1, 0x10000, 0));
+    emit_miss_unless_r10_zero(e, miss, &nmiss);
+    /* descriptor bytes unchanged: neg_raw + raw == 0 */
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, SEGMEMO_OFF_DESC, 8));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+          op_mem(ZYDIS_REGISTER_R9, ZYDIS_REGISTER_NONE, 0, 0, 8));
+    emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, SEGMEMO_OFF_NEG_RAW, 8));
+    emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R10),
+          op_mem(ZYDIS_REGISTER_R10, ZYDIS_REGISTER_R9, 1, 0, 0));
+    emit_miss_unless_r10_zero(e, miss, &nmiss);
+    int32_t seg = (int32_t)offsetof(struct cpu, seg[sreg]);
+    for (int k = 0; k < 2; k++) {
+        emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R9),
+              op_mem(ZYDIS_REGISTER_R8, ZYDIS_REGISTER_NONE, 0, SEGMEMO_OFF_CACHE + 8 * k, 8));
+        emit2(e, ZYDIS_MNEMONIC_MOV,
+              op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, seg + 8 * k, 8),
+              op_reg(ZYDIS_REGISTER_R9));
+    }
+    if (in->zi.mnemonic == ZYDIS_MNEMONIC_POP)
+        emit2(e, ZYDIS_MNEMONIC_LEA, op_reg(ZYDIS_REGISTER_R12D),
+              op_mem(ZYDIS_REGISTER_R12D, ZYDIS_REGISTER_NONE, 0, 4, 0));
+    uint8_t *done = emit_jmp32(e);
+    for (int i = 0; i < nmiss; i++)
+        if (miss[i] && !e->overflow) set_rel32(miss[i], e->p);
+    return e->overflow ? NULL : done;
+}
+
 /* A callout from inside the block (TC_INLINE): eip for precise state, then
  *   movabs r10, insn ; mov r9d, charged_from ; movabs r8, ccf_inline_call ; call r8
  * charged_from = instructions the block's entry charged from this one on, from which the
@@ -1082,7 +1186,8 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         bool sti = insns[n].zi.mnemonic == ZYDIS_MNEMONIC_STI;
         if (!oneshot && sti && cls[n] == TC_EMULATE) cls[n] = TC_INLINE;
         if (n > 0 && cls[n - 1] == TC_INLINE && insns[n - 1].zi.mnemonic == ZYDIS_MNEMONIC_STI &&
-            cls[n] != TC_EMULATE && cls[n] != TC_HELPER) {
+            cls[n] != TC_EMULATE && cls[n] != TC_HELPER &&
+            !(cls[n] == TC_INLINE && inline_branch(&insns[n]))) {
             cls[n - 1] = TC_EMULATE; /* not followed by one: STI ends the block itself */
             terminated = true;
             break;
@@ -1097,7 +1202,7 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
         }
         uint32_t len = insns[n].zi.length;
         n++;
-        if (is_block_end(cls[n - 1])) {
+        if (is_block_end(cls[n - 1]) || (cls[n - 1] == TC_INLINE && inline_branch(&insns[n - 1]))) {
             terminated = true;
             break;
         }
@@ -1144,7 +1249,19 @@ struct ccf *translate_block(struct machine *m, uint32_t eip, bool oneshot) {
             /* bit 31: the instruction may set IF (an STI right before the ending callout) */
             uint32_t arg = (uint32_t)(entry_charge - i);
             if (in->zi.mnemonic == ZYDIS_MNEMONIC_STI) arg |= 0x80000000u;
+            /* bit 30: a control transfer (inline_branch) that goes on at the new EIP */
+            bool branch = inline_branch(in);
+            if (branch) arg |= 0x40000000u;
+            int sreg = segload_fast_sreg(in);
+            uint8_t *done = NULL;
+            if (sreg >= 0) done = emit_segload_fast(&t, in, sreg);
             ok = emit_inline_call(&t, tc, in, arg);
+            if (done && !t.e.overflow) set_rel32(done, t.e.p);
+            if (ok && branch) {
+                emit2(&t.e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R8D),
+                      op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, CPU_OFF_EIP, 4));
+                emit_indirect(&t);
+            }
             break;
         }
         case TC_HELPER:

@@ -20,7 +20,8 @@ static void load_expect(const char *name, uint32_t sel, int reg) {
     case 0: __asm__ volatile("movl $1f, sys_resume_eip\n\tmovl %0, %%ds\n1:\n\tmovl $0x10, %%eax\n\tmovl %%eax, %%ds" ::"r"(sel) : "eax", "memory"); break;
     case 1: __asm__ volatile("movl $1f, sys_resume_eip\n\tmovl %0, %%es\n1:\n\tmovl $0x10, %%eax\n\tmovl %%eax, %%es" ::"r"(sel) : "eax", "memory"); break;
     case 2: __asm__ volatile("movl $1f, sys_resume_eip\n\tmovl %0, %%fs\n1:" ::"r"(sel) : "memory"); break;
-    case 3: __asm__ volatile("movl $1f, sys_resume_eip\n\tpushl %0\n\tpopl %%gs\n1:" ::"r"(sel) : "memory"); break;
+    /* (a faulting POP leaves ESP below the pushed selector: the resume point drops it) */
+    case 3: __asm__ volatile("movl $1f, sys_resume_eip\n\tpushl %0\n\tpopl %%gs\n\tjmp 2f\n1:\taddl $4, %%esp\n2:" ::"r"(sel) : "memory"); break;
     }
     sys_report(name);
 }
@@ -108,6 +109,79 @@ static void u_lar(void) {
 static volatile uint32_t k_esp_at_trap;
 static void hook81(struct sys_frame *f) { k_esp_at_trap = (uint32_t)(&f->uss + 1); }
 static void u_int81(void) { __asm__ volatile("int $0x81"); }
+
+/* Reloads of the same selector from the same instructions after its descriptor changed
+ * in memory, after LGDT to another table, and after the accessed bit was cleared: rrvm's
+ * translated code repeats loads it has seen (hv/cpu.h struct segmemo) and must notice. */
+static uint64_t gdt_copy[GDT_ENTRIES] __attribute__((aligned(8)));
+static __attribute__((noinline)) void reload_es(const char *name, uint32_t sel) {
+    load_expect(name, sel, 1);
+}
+static __attribute__((noinline)) uint32_t reload_fs_read4(uint32_t sel) {
+    uint32_t v;
+    __asm__ volatile("movl %1, %%fs\n\tmovl %%fs:4, %0" : "=r"(v) : "r"(sel) : "memory");
+    return v;
+}
+static __attribute__((noinline)) uint32_t reload_gs_read4(uint32_t sel) {
+    uint32_t v;
+    __asm__ volatile("pushl %1\n\tpopl %%gs\n\tmovl %%gs:4, %0" : "=r"(v) : "r"(sel) : "memory");
+    return v;
+}
+static void memo_reloads(void) {
+    const uint64_t accessed = 1ull << 40, present = 1ull << 47;
+    sys_gdt_set(17, 0, 0xfffff, 0x92, 0xc0); /* flat data, DPL 0, not accessed */
+    reload_es("memo: es flat", 0x88);
+    reload_es("memo: es flat again", 0x88);
+    check("memo: accessed bit set", (sys_gdt[17] & accessed) != 0);
+    sys_gdt[17] &= ~accessed;
+    reload_es("memo: es after accessed cleared", 0x88);
+    check("memo: accessed bit set again", (sys_gdt[17] & accessed) != 0);
+    sys_gdt[17] &= ~present;
+    reload_es("memo: es not present now", 0x88);
+    sys_gdt[17] |= present;
+    reload_es("memo: es present again", 0x88);
+    sys_gdt_set(17, 0, 0xfffff, 0x98, 0xc0); /* now execute-only code */
+    reload_es("memo: es exec-only now", 0x88);
+    sys_gdt_set(17, 0, 0xfffff, 0x92, 0xc0);
+    reload_es("memo: es data again", 0x88);
+
+    /* FS/GS with a base that changes under the same selector */
+    uint32_t b = (uint32_t)buf;
+    buf[1] = 0x11110001;
+    buf[3] = 0x33330003;
+    sys_gdt_set(18, b, 0xfff, 0x92, 0x40);
+    println_hex("memo: fs:4 base buf", reload_fs_read4(0x90));
+    println_hex("memo: fs:4 base buf again", reload_fs_read4(0x90));
+    println_hex("memo: gs:4 base buf", reload_gs_read4(0x90));
+    sys_gdt_set(18, b + 8, 0xfff, 0x93, 0x40); /* accessed already: only the base differs */
+    println_hex("memo: fs:4 base buf+8", reload_fs_read4(0x90));
+    println_hex("memo: gs:4 base buf+8", reload_gs_read4(0x90));
+    __asm__ volatile("movl %0, %%fs\n\tmovl %0, %%gs" ::"r"(SEL_KDATA));
+
+    /* LGDT to a copy in which the entry is not present, and back */
+    struct dtr g, g2;
+    __asm__ volatile("sgdt %0" : "=m"(g));
+    for (int i = 0; i < GDT_ENTRIES; i++)
+        gdt_copy[i] = sys_gdt[i];
+    gdt_copy[17] &= ~present;
+    g2.limit = g.limit;
+    g2.base = (uint32_t)gdt_copy;
+    reload_es("memo: es before lgdt", 0x88);
+    __asm__ volatile("lgdt %0" ::"m"(g2) : "memory");
+    reload_es("memo: es after lgdt to copy", 0x88);
+    __asm__ volatile("lgdt %0" ::"m"(g) : "memory");
+    reload_es("memo: es after lgdt back", 0x88);
+
+    /* the same selector from ring 3 after ring 0 loaded it: DPL 0 < CPL 3 */
+    sys_arm(SYS_M_JUMP);
+    u_sel = 0x88;
+    sys_run_user(u_load_ds, 0);
+    sys_report("memo: ring3 mov ds,0x88");
+    sys_arm(SYS_M_JUMP);
+    u_sel = 0x8b;
+    sys_run_user(u_load_ds, 0);
+    sys_report("memo: ring3 mov ds,0x8b");
+}
 
 int kmain(void) {
     sys_init();
@@ -333,6 +407,8 @@ int kmain(void) {
         println_hex("cpuid.1 edx fpu/tsc/msr/cx8/sep/cmov", d & ((1u << 0) | (1u << 4) | (1u << 5) | (1u << 8) | (1u << 11) | (1u << 15)));
         (void)a; (void)bb; (void)c;
     }
+
+    memo_reloads();
 
     puts_serial("sys_segments done\n");
     guest_exit(0);
