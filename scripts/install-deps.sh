@@ -23,6 +23,7 @@ PACKAGES=(
   clang               # libFuzzer target for the trace reader
   libclang-rt-14-dev  # libFuzzer and sanitizer runtimes for clang 14 (bookworm's clang)
   bc                  # arithmetic in test and benchmark scripts
+  xz-utils            # unpacks the Linux bundle's kernel image for its frame descriptions
 )
 names=()
 for entry in "${PACKAGES[@]}"; do names+=("${entry%% *}"); done

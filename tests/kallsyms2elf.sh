@@ -57,6 +57,79 @@ else
   echo "(gdb not installed: gdb checks skipped)"
 fi
 
+# Frame descriptions from a kernel image: a function with the ftrace NOP, a scheduled
+# instruction inside its frame-pointer prologue, two saved registers and an epilogue; a
+# leaf without a frame (no FDE); an entry point (the backtrace ends there); a .cold part,
+# which runs in its parent's frame.
+cat >"$tmp/img.S" <<'S'
+	.text
+	.globl fp_fn, leaf_fn, entry_INT80_32, fp_fn.cold, end_marker
+fp_fn:
+	.byte 0x3e, 0x8d, 0x74, 0x26, 0x00
+	push %ebp
+	mov %eax, %ecx
+	mov %esp, %ebp
+	push %edi
+	push %esi
+	sub $8, %esp
+	mov %ecx, (%esp)
+	add $8, %esp
+	pop %esi
+	pop %edi
+	pop %ebp
+	ret
+	.p2align 4
+leaf_fn:
+	mov 4(%esp), %eax
+	ret
+	.p2align 4
+entry_INT80_32:
+	push %eax
+	call fp_fn
+	pop %eax
+	iret
+	.p2align 4
+fp_fn.cold:
+	mov %ecx, %eax
+	pop %ebp
+	ret
+	.p2align 4
+end_marker:
+	ret
+S
+if gcc -m32 -nostdlib -static -no-pie -Wl,-Ttext=0xc1000000 -Wl,-e,fp_fn -o "$tmp/img.elf" \
+  "$tmp/img.S" 2>"$tmp/img.err"; then
+  nm -n "$tmp/img.elf" | grep -E " T (fp_fn|leaf_fn|entry_INT80_32|fp_fn\.cold|end_marker)$" >"$tmp/img.map"
+  "$k2e" "$tmp/img.map" "$tmp/img.sym" "$tmp/img.elf" >"$tmp/img.summary" ||
+    { echo "FAIL: kallsyms2elf with a kernel image failed"; fail=1; }
+  cat "$tmp/img.summary"
+  check "frame summary" "$tmp/img.summary" "frames of 2 of 4 functions \(2 epilogues, 2 saved registers, 1 \.cold parts, 1 entry points; 0 not in the image\)"
+  readelf --debug-dump=frames "$tmp/img.sym" >"$tmp/frames" 2>&1
+  cat "$tmp/frames"
+  [ "$(grep -c " FDE " "$tmp/frames")" = 3 ] || { echo "FAIL: not exactly three FDEs"; fail=1; }
+  check "FDE of fp_fn" "$tmp/frames" "FDE cie=00000000 pc=c1000000\.\.c1000020"
+  check "after push %ebp" "$tmp/frames" "DW_CFA_advance_loc: 6 to c1000006"
+  check "CFA = esp + 8" "$tmp/frames" "DW_CFA_def_cfa_offset: 8"
+  check "ebp saved" "$tmp/frames" "DW_CFA_offset: r5 \(ebp\) at cfa-8"
+  check "after mov %esp,%ebp" "$tmp/frames" "DW_CFA_advance_loc: 4 to c100000a"
+  check "CFA = ebp + 8" "$tmp/frames" "DW_CFA_def_cfa_register: r5 \(ebp\)"
+  check "edi saved" "$tmp/frames" "DW_CFA_offset: r7 \(edi\) at cfa-12"
+  check "esi saved" "$tmp/frames" "DW_CFA_offset: r6 \(esi\) at cfa-16"
+  check "at the ret" "$tmp/frames" "DW_CFA_def_cfa: r4 \(esp\) ofs 4"
+  check "ebp restored at the ret" "$tmp/frames" "DW_CFA_same_value: r5 \(ebp\)"
+  check "after the ret" "$tmp/frames" "DW_CFA_restore_state"
+  check "entry point" "$tmp/frames" "FDE cie=00000000 pc=c1000030\.\.c1000040"
+  check "entry point ends backtraces" "$tmp/frames" "DW_CFA_undefined: r8 \(eip\)"
+  check "the .cold part in its parent's frame" "$tmp/frames" "FDE cie=00000000 pc=c1000040\.\.c1000050"
+  check "the .cold part: CFA = ebp + 8" "$tmp/frames" "DW_CFA_def_cfa: r5 \(ebp\) ofs 8"
+  grep -q "pc=c1000020" "$tmp/frames" && { echo "FAIL: an FDE for the frameless leaf"; fail=1; }
+  "$k2e" "$tmp/img.map" "$tmp/img.sym" "$tmp/img.S" >/dev/null 2>"$tmp/img.err"
+  [ $? = 1 ] && grep -q "not an ELF32 i386 image" "$tmp/img.err" ||
+    { echo "FAIL: a kernel image that is no ELF file not refused"; cat "$tmp/img.err"; fail=1; }
+else
+  echo "FAIL: cannot assemble the test image with gcc -m32"; cat "$tmp/img.err"; fail=1
+fi
+
 printf 'c1000000 T ok\nc10000zz T bad\n' >"$tmp/bad"
 "$k2e" "$tmp/bad" "$tmp/bad.elf" 2>"$tmp/bad.err"
 [ $? = 1 ] && grep -q "line 2" "$tmp/bad.err" ||

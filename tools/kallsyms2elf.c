@@ -2,7 +2,8 @@
  * format ("addr type name" per line: a System.map, or /proc/kallsyms), so that gdb can
  * name kernel addresses when no vmlinux with debug information is at hand.
  *
- *   kallsyms2elf SYSTEM.MAP OUTPUT.ELF      (SYSTEM.MAP may be "-" for standard input)
+ *   kallsyms2elf SYSTEM.MAP OUTPUT.ELF [KERNEL_IMAGE]
+ *                                           (SYSTEM.MAP may be "-" for standard input)
  *
  * Debian's 686 kernel ships no vmlinux and only a placeholder System.map;
  * tools/make-linux-bundle.sh dumps /proc/kallsyms from a booted guest and turns it into
@@ -22,6 +23,9 @@
  *    symbols change from code to data or the other way, or where the addresses jump by
  *    more than SECTION_GAP (the kernel's text, rodata/data and init text are far apart).
  * NOBITS sections hold no bytes, so gdb reads code from the target, never from this file.
+ *  - with KERNEL_IMAGE (the ELF vmlinux a bzImage carries, symbols stripped), a .debug_frame
+ *    section describes the frames of the functions that set up a frame pointer
+ *    (tools/frame_cfi.c), so that gdb's backtraces go through them.
  */
 #define _POSIX_C_SOURCE 200809L /* getline */
 #include <ctype.h>
@@ -33,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tools/frame_cfi.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "kallsyms2elf writes its ELF32LSB structures as they are in memory"
@@ -296,12 +302,33 @@ static void pad_to(FILE *f, uint32_t *offset, uint32_t align, const char *path) 
     *offset += pad;
 }
 
+/* Linux's i386 entry code (arch/x86/entry/entry_32.S): what lies below it on the stack is
+ * the interrupted context's pt_regs, not a caller, so backtraces end there. */
+static bool is_entry_code(const char *name) {
+    static const char *const names[] = {
+        "entry_SYSENTER_32",       "entry_INT80_32", "handle_exception",
+        "handle_exception_return", "ret_from_fork",  "irq_entries_start",
+        "spurious_entries_start",
+    };
+    if (!strncmp(name, "asm_", 4)) return true; /* the IDT entry stubs */
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i])) return true;
+    return false;
+}
+
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: kallsyms2elf SYSTEM.MAP OUTPUT.ELF\n"
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: kallsyms2elf SYSTEM.MAP OUTPUT.ELF [KERNEL_IMAGE]\n"
                         "  rebuilds a symbol-only ELF32 i386 file for gdb from an nm-format\n"
-                        "  kernel symbol table (System.map or /proc/kallsyms; - for stdin)\n");
+                        "  kernel symbol table (System.map or /proc/kallsyms; - for stdin);\n"
+                        "  with the kernel's ELF image, adds call-frame information\n");
         return 2;
+    }
+    struct kernel_image *image = NULL;
+    if (argc == 4) {
+        char err[256];
+        image = kernel_image_open(argv[3], err, sizeof err);
+        if (!image) die("%s", err);
     }
     const char *in_path = argv[1], *out_path = argv[2];
     FILE *in = strcmp(in_path, "-") ? fopen(in_path, "r") : stdin;
@@ -329,10 +356,43 @@ int main(int argc, char **argv) {
     struct range_section *sections = NULL;
     size_t nsections = placed ? build_sections(&t, placed, &sections) : 0;
 
-    /* section header table: null, the ranges, .symtab, .strtab, .shstrtab */
+    /* call-frame information for the code symbols (one per address) */
+    uint8_t *frames = NULL;
+    size_t frames_len = 0;
+    struct cfi_stats cfi = {0};
+    if (image) {
+        uint32_t *fstart = grow(NULL, placed + 1, sizeof *fstart);
+        uint32_t *fsize = grow(NULL, placed + 1, sizeof *fsize);
+        uint8_t *fkind = grow(NULL, placed + 1, sizeof *fkind);
+        size_t nf = 0;
+        for (size_t k = 0; k < placed; k++) {
+            const struct symbol *s = &t.symbols[k];
+            if (s->cls != CLASS_CODE || !s->size) continue;
+            const char *name = t.strtab.data + s->name_offset;
+            size_t len = strlen(name);
+            uint8_t kind = is_entry_code(name)                             ? CFI_OUTERMOST
+                           : (len > 5 && !strcmp(name + len - 5, ".cold")) ? CFI_COLD_PART
+                                                                           : CFI_FUNCTION;
+            if (nf && fstart[nf - 1] == s->address) { /* an alias */
+                if (kind == CFI_OUTERMOST) fkind[nf - 1] = kind;
+                continue;
+            }
+            fstart[nf] = s->address;
+            fkind[nf] = kind;
+            fsize[nf++] = s->size;
+        }
+        frames = cfi_build(image, fstart, fsize, fkind, nf, &frames_len, &cfi);
+        if (!frames) die("%s", "out of memory building .debug_frame");
+        free(fstart);
+        free(fsize);
+        free(fkind);
+        kernel_image_free(image);
+    }
+
+    /* section header table: null, the ranges, .symtab, .strtab, .shstrtab[, .debug_frame] */
     struct bytes shstrtab = {0};
     bytes_add_string(&shstrtab, "");
-    size_t nheaders = nsections + 4;
+    size_t nheaders = nsections + 4 + (frames ? 1 : 0);
     uint16_t symtab_index = (uint16_t)(nsections + 1), strtab_index = symtab_index + 1,
              shstrtab_index = symtab_index + 2;
     Elf32_Shdr *headers = grow(NULL, nheaders, sizeof *headers);
@@ -420,6 +480,7 @@ int main(int argc, char **argv) {
     write_all(out, t.strtab.data, t.strtab.len, out_path);
     offset += h->sh_size;
 
+    uint32_t frames_name = frames ? bytes_add_string(&shstrtab, ".debug_frame") : 0;
     h = &headers[shstrtab_index];
     h->sh_name = bytes_add_string(&shstrtab, ".shstrtab");
     h->sh_type = SHT_STRTAB;
@@ -428,6 +489,18 @@ int main(int argc, char **argv) {
     h->sh_addralign = 1;
     write_all(out, shstrtab.data, shstrtab.len, out_path);
     offset += h->sh_size;
+
+    if (frames) {
+        h = &headers[shstrtab_index + 1];
+        pad_to(out, &offset, 4, out_path);
+        h->sh_name = frames_name;
+        h->sh_type = SHT_PROGBITS;
+        h->sh_offset = offset;
+        h->sh_size = (uint32_t)frames_len;
+        h->sh_addralign = 4;
+        write_all(out, frames, frames_len, out_path);
+        offset += h->sh_size;
+    }
 
     pad_to(out, &offset, 4, out_path);
     eh.e_shoff = offset;
@@ -441,7 +514,13 @@ int main(int argc, char **argv) {
     if (t.skipped_undefined || t.skipped_module)
         printf("; skipped %zu undefined and %zu module symbols", t.skipped_undefined,
                t.skipped_module);
+    if (frames)
+        printf("; frames of %zu of %zu functions (%zu epilogues, %zu saved registers, %zu .cold "
+               "parts, %zu entry points; %zu not in the image)",
+               cfi.described, cfi.functions, cfi.epilogues, cfi.saved_regs, cfi.cold_parts,
+               cfi.outermost, cfi.not_in_image);
     printf(" -> %s\n", out_path);
+    free(frames);
     free(syms);
     free(headers);
     free(sections);

@@ -5,24 +5,31 @@
 #                          /dev and a tmpfs on /tmp and runs a shell on ttyS0
 #   OUTDIR/System.map      the kernel's symbols, "address type name" sorted by address
 #   OUTDIR/vmlinux.sym     the same symbols as an ELF32 i386 file for gdb (no code, no debug
-#                          information): `rrvm record --symbols OUTDIR/vmlinux.sym` embeds it
+#                          information, but call-frame information derived from the kernel's
+#                          code, so that backtraces work): `rrvm record --symbols
+#                          OUTDIR/vmlinux.sym` embeds it
 # Debian ships no vmlinux and only a placeholder System.map, so the symbols come from the
 # kernel itself: with an rrvm binary (RRVM, or the RRVM environment variable) the script
 # boots the bundle once with rrvm.dump=kallsyms, takes /proc/kallsyms from the serial
 # output and converts it with tools/kallsyms2elf (the one built next to RRVM, or compiled
-# here). Without rrvm the placeholder System.map stays and vmlinux.sym is not made.
+# here), which also reads the kernel's ELF image (unpacked from the bzImage with xz) for the
+# frame descriptions. Without rrvm the placeholder System.map stays and vmlinux.sym is not
+# made.
 #
 # The symbols are the kernel's link-time addresses: boot with `nokaslr` on the command line,
 # or KASLR moves the kernel by a random offset and no symbol matches.
 #
 # tools/make-linux-bundle.sh --if-needed OUTDIR [RRVM] (the tests): only what is missing or
 # stale: nothing if OUTDIR/bundle-version matches bundle_version below and the symbols are
-# there, only the symbol boot (~10 s, no download) if just they are missing, else all of it.
+# there, only the symbol boot (~10 s, no download) if just they are missing, only
+# vmlinux.sym if it is older than symbols_version below, else all of it.
 # Needs root (dpkg --add-architecture i386, apt-get update) the first time.
 set -euo pipefail
 # Bump when what the script puts in the bundle changes (the init, the symbols), so that a
 # bundle built by an older version is rebuilt by --if-needed.
 bundle_version=3
+# Bump when what vmlinux.sym holds changes: --if-needed remakes it from System.map.
+symbols_version=2
 if_needed=0
 if [ "${1:-}" = --if-needed ]; then
   if_needed=1
@@ -43,16 +50,41 @@ trap 'rm -rf "$tmp"' EXIT
 exec 9>"$out/.bundle.lock"
 flock 9
 
-# Boots the bundle with rrvm.dump=kallsyms and writes OUTDIR/System.map and
-# OUTDIR/vmlinux.sym (through temporary files, so a reader never sees half of one).
-make_symbols() {
-  local k2e=
-  if [ -x "$(dirname "$rrvm")/kallsyms2elf" ]; then
+# The kernel's ELF image (sections, no symbols) out of the bzImage: the compressed payload
+# the setup header locates (boot protocol 2.08+: payload_offset at 0x248, payload_length at
+# 0x24c, from the protected-mode code after (setup_sects + 1) * 512 bytes).
+extract_vmlinux() { # BZIMAGE OUT
+  local ss po pl
+  ss=$(od -An -tu1 -j $((0x1f1)) -N1 "$1" | tr -d ' ')
+  [ "$ss" = 0 ] && ss=4
+  po=$(od -An -tu4 -j $((0x248)) -N4 "$1" | tr -d ' ')
+  pl=$(od -An -tu4 -j $((0x24c)) -N4 "$1" | tr -d ' ')
+  tail -c +$(((ss + 1) * 512 + po + 1)) "$1" | head -c "$pl" | xz -dc --single-stream >"$2" 2>/dev/null &&
+    [ "$(head -c 4 "$2" | od -An -tx1 | tr -d ' ')" = 7f454c46 ]
+}
+
+# OUTDIR/System.map -> OUTDIR/vmlinux.sym, with frame descriptions from the kernel's code.
+make_symbol_elf() {
+  local k2e= image=
+  if [ -n "$rrvm" ] && [ -x "$(dirname "$rrvm")/kallsyms2elf" ]; then
     k2e=$(dirname "$rrvm")/kallsyms2elf
   else
     k2e=$tmp/kallsyms2elf
-    ${CC:-cc} -std=c17 -O2 -o "$k2e" "$here/kallsyms2elf.c"
+    ${CC:-cc} -std=c17 -O2 -I"$here/.." -o "$k2e" "$here/kallsyms2elf.c" "$here/frame_cfi.c" -lZydis
   fi
+  if extract_vmlinux "$out/bzImage" "$tmp/vmlinux.elf"; then
+    image=$tmp/vmlinux.elf
+  else
+    echo "make-linux-bundle: warning: cannot unpack the kernel image from bzImage: vmlinux.sym without frame descriptions" >&2
+  fi
+  "$k2e" "$out/System.map" "$tmp/vmlinux.sym" $image
+  mv "$tmp/vmlinux.sym" "$out/vmlinux.sym"
+  echo "$symbols_version" >"$out/symbols-version"
+}
+
+# Boots the bundle with rrvm.dump=kallsyms and writes OUTDIR/System.map and
+# OUTDIR/vmlinux.sym (through temporary files, so a reader never sees half of one).
+make_symbols() {
   local attempt want got
   for attempt in 1 2; do
     # bounded: the dump boot ends with poweroff -f after ~10 s
@@ -82,15 +114,20 @@ make_symbols() {
     LC_ALL=C sort -k1,1 -k3,3 >"$tmp/System.map"
   grep -qE '^c1000000 T _text$' "$tmp/System.map" ||
     echo "make-linux-bundle: warning: _text is not at 0xc1000000 (was the kernel relocated?)" >&2
-  "$k2e" "$tmp/System.map" "$tmp/vmlinux.sym"
+  rm -f "$out/vmlinux.sym"
   mv "$tmp/System.map" "$out/System.map"
-  mv "$tmp/vmlinux.sym" "$out/vmlinux.sym"
+  make_symbol_elf
   echo "make-linux-bundle: System.map ($(wc -l <"$out/System.map") symbols) and vmlinux.sym from the kernel's /proc/kallsyms"
 }
 
 if [ $if_needed = 1 ] && [ "$(cat "$out/bundle-version" 2>/dev/null)" = "$bundle_version" ] &&
   [ -f "$out/bzImage" ] && [ -f "$out/initramfs.cpio.gz" ]; then
-  if [ -f "$out/vmlinux.sym" ] || [ -z "$rrvm" ]; then
+  if [ -z "$rrvm" ]; then
+    exit 0
+  fi
+  if [ -f "$out/vmlinux.sym" ]; then
+    # System.map is the kernel's own (vmlinux.sym is only made from that one)
+    [ "$(cat "$out/symbols-version" 2>/dev/null)" = "$symbols_version" ] || make_symbol_elf
     exit 0
   fi
   make_symbols

@@ -39,7 +39,7 @@ break sysrq_handle_crash
 reverse-continue
 printf "back-in %x\n", $pc
 info symbol $pc
-bt 3
+bt 24
 G
 (cd "$tmp" && timeout 600 "$rrvm" replay p.rrvm --gdb <"$tmp/g" >"$tmp/gdb.raw" 2>&1)
 # gdb reading commands from a file prints its prompt before each command's output
@@ -54,4 +54,15 @@ grep -q "^sysrq_handle_crash in section \.text$" "$tmp/gdb.out" ||
   { echo "FAIL: info symbol does not name sysrq_handle_crash"; exit 1; }
 grep -qE "^#1 +0x[0-9a-f]+ in sysrq_handle_crash \(\)$" "$tmp/gdb.out" ||
   { echo "FAIL: the backtrace at panic() does not show sysrq_handle_crash calling it"; exit 1; }
+# from the crash handler back through the write(2) of /proc/sysrq-trigger to the kernel
+# entry (vmlinux.sym's frame descriptions, tools/frame_cfi.c)
+for f in write_sysrq_trigger vfs_write ksys_write; do
+  grep -qE "^#[0-9]+ +0x[0-9a-f]+ in $f \(\)$" "$tmp/gdb.out" ||
+    { echo "FAIL: the backtrace at sysrq_handle_crash lacks $f"; exit 1; }
+done
+last=$(grep -E "^#[0-9]+ " "$tmp/gdb.out" | tail -n 1)
+[[ "$last" =~ in\ entry_(SYSENTER|INT80)_32\ \(\)$ ]] ||
+  { echo "FAIL: the backtrace does not end at the kernel entry (last frame: $last)"; exit 1; }
+grep -qE "^#[0-9]+ .* in \?\? \(\)$|^Backtrace stopped" "$tmp/gdb.out" &&
+  { echo "FAIL: unnamed frames or a broken chain in the backtrace"; exit 1; }
 echo "PASS: recorded panic replayed, reverse execution back to its cause, by symbol"

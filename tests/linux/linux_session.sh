@@ -89,7 +89,7 @@ info symbol $pc
 reverse-continue
 printf "rc %x %u\n", $pc, $icount
 info symbol $pc
-bt 2
+bt 16
 G
 sed -i "s/FUNC/$func/" "$tmp/g"
 (cd "$tmp/elsewhere" && timeout 600 "$rrvm" replay l.rrvm --gdb <"$tmp/g" >"$tmp/gdb.raw" 2>&1)
@@ -115,6 +115,17 @@ grep -qE "^#0 +0x$addr in $func \(\)$" "$tmp/gdb.out" || { echo "FAIL: no backtr
 caller=$(sed -n 's/^#1 \+0x[0-9a-f]* in \([A-Za-z0-9_.]*\) ()$/\1/p' "$tmp/gdb.out")
 [ -n "$caller" ] && grep -qE "^[0-9a-f]{8} [tT] $caller$" "$bundle/System.map" ||
   { echo "FAIL: the backtrace does not name the kernel function calling $func"; fail=1; }
+# the whole chain, through the system-call dispatch to the entry code, where it ends
+# (vmlinux.sym's frame descriptions: tools/frame_cfi.c)
+grep -qE "^#[0-9]+ +0x[0-9a-f]+ in (__)?do_(fast_syscall|SYSENTER|int80_syscall)_32 \(\)$" "$tmp/gdb.out" ||
+  { echo "FAIL: the backtrace does not reach the system-call dispatcher"; fail=1; }
+last=$(grep -E "^#[0-9]+ " "$tmp/gdb.out" | tail -n 1)
+[[ "$last" =~ in\ entry_(SYSENTER|INT80)_32\ \(\)$ ]] ||
+  { echo "FAIL: the backtrace does not end at the kernel entry (last frame: $last)"; fail=1; }
+if grep -qE "^#[0-9]+ .* in \?\? \(\)$|^Backtrace stopped" "$tmp/gdb.out"; then
+  echo "FAIL: unnamed frames or a broken chain in the backtrace"
+  fail=1
+fi
 
 phase "4. a terminal: Ctrl-C, job control, Ctrl-A x"
 command -v python3 >/dev/null || { echo "FAIL: python3 is needed to drive a pseudo-terminal"; exit 1; }
