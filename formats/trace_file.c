@@ -43,6 +43,8 @@ struct trace_writer {
     size_t nchunks, cap_chunks;
     uint64_t total_events;
     time_t last_flush;
+    uint64_t prev_icount, prev_tsc; /* what the chunk's next event is stored relative to */
+    uint32_t version;
 };
 
 static int put(FILE *f, const void *p, size_t n) {
@@ -114,6 +116,7 @@ struct trace_writer *trace_writer_open(const char *path, const Rrvm__TraceHeader
               put_u64(w->f, fnv64(FNV64_INIT, comp, clen)) || put(w->f, comp, clen);
     free(comp);
     if (bad || fflush(w->f) != 0) goto fail;
+    w->version = TRACE_FORMAT_VERSION;
     return w;
 fail:
     io_error(err, errlen, "cannot write", path);
@@ -175,10 +178,42 @@ static int flush_chunk(struct trace_writer *w, char *err, size_t errlen) {
     w->total_events += w->nevents;
     w->raw_len = 0;
     w->nevents = 0;
+    w->prev_icount = w->prev_tsc = 0; /* each chunk decodes on its own */
     return 0;
 }
 
-int trace_writer_event(struct trace_writer *w, const Rrvm__Event *ev, char *err, size_t errlen) {
+int trace_writer_set_version(struct trace_writer *w, uint32_t version, char *err, size_t errlen) {
+    if (version < TRACE_FORMAT_OLDEST || version > TRACE_FORMAT_VERSION || w->nevents ||
+        w->nchunks) {
+        snprintf(err, errlen, "cannot write trace format version %u here", version);
+        return -1;
+    }
+    long end = ftell(w->f);
+    if (end < 0 || fseek(w->f, 8, SEEK_SET) != 0 || put_u32(w->f, version) ||
+        fseek(w->f, end, SEEK_SET) != 0 || fflush(w->f) != 0) {
+        io_error(err, errlen, "cannot write to", w->path);
+        return -1;
+    }
+    w->version = version;
+    return 0;
+}
+
+int trace_writer_event(struct trace_writer *w, const Rrvm__Event *ev_abs, char *err,
+                       size_t errlen) {
+    /* differences from the chunk's previous event: most are small, most TSC reads are close
+     * together (format version 2) */
+    Rrvm__Event stored = *ev_abs;
+    Rrvm__Tsc tsc;
+    if (w->version >= 2) stored.icount = ev_abs->icount - w->prev_icount;
+    w->prev_icount = ev_abs->icount;
+    if (w->version >= 2 && ev_abs->kind_case == RRVM__EVENT__KIND_TSC && ev_abs->tsc) {
+        tsc = *ev_abs->tsc;
+        tsc.value = 0;
+        tsc.delta = (int64_t)(ev_abs->tsc->value - w->prev_tsc);
+        w->prev_tsc = ev_abs->tsc->value;
+        stored.tsc = &tsc;
+    }
+    const Rrvm__Event *ev = &stored;
     size_t n = protobuf_c_message_get_packed_size(&ev->base);
     if (w->raw_len + n + 5 > w->raw_cap) {
         size_t nc = w->raw_cap ? w->raw_cap * 2 : CHUNK_RAW_TARGET * 2;
@@ -201,8 +236,8 @@ int trace_writer_event(struct trace_writer *w, const Rrvm__Event *ev, char *err,
     } while (v);
     protobuf_c_message_pack(&ev->base, w->raw + w->raw_len);
     w->raw_len += n;
-    if (w->nevents == 0) w->first = ev->icount;
-    w->last = ev->icount;
+    if (w->nevents == 0) w->first = ev_abs->icount;
+    w->last = ev_abs->icount;
     w->nevents++;
     /* a chunk at least every second: a killed recorder loses at most the last second */
     time_t now = time(NULL);
@@ -259,6 +294,8 @@ struct trace_reader {
     long cur_chunk; /* file offset of the chunk in raw */
     Rrvm__Event *ev;
     uint64_t file_size;
+    uint32_t version;
+    uint64_t prev_icount, prev_tsc; /* version 2: the bases of the next event's differences */
 };
 
 static int get(FILE *f, void *p, size_t n) {
@@ -301,13 +338,14 @@ struct trace_reader *trace_reader_open(const char *path, char *err, size_t errle
         snprintf(err, errlen, "%s: truncated at offset 8 (format version)", path);
         goto fail;
     }
-    if (version != TRACE_FORMAT_VERSION) {
+    if (version < TRACE_FORMAT_OLDEST || version > TRACE_FORMAT_VERSION) {
         snprintf(err, errlen,
-                 "%s: trace format version %u, but this rrvm reads version %u only: use an rrvm "
-                 "of the matching version",
-                 path, version, TRACE_FORMAT_VERSION);
+                 "%s: trace format version %u, but this rrvm reads versions %u to %u: use an "
+                 "rrvm of the matching version",
+                 path, version, TRACE_FORMAT_OLDEST, TRACE_FORMAT_VERSION);
         goto fail;
     }
+    r->version = version;
     /* (the header may carry an embedded, compressed symbol file) */
     r->hdr = get_msg(r->f, &rrvm__trace_header__descriptor, 1u << 30);
     if (!r->hdr) {
@@ -373,6 +411,10 @@ struct trace_reader *trace_reader_open(const char *path, char *err, size_t errle
 fail:
     trace_reader_close(r);
     return NULL;
+}
+
+uint32_t trace_reader_version(const struct trace_reader *r) {
+    return r->version;
 }
 
 const Rrvm__TraceHeader *trace_reader_header(const struct trace_reader *r) {
@@ -442,6 +484,7 @@ static int load_chunk(struct trace_reader *r, uint64_t *first, uint64_t *last, s
     }
     r->raw_len = raw_len;
     r->pos = 0;
+    r->prev_icount = r->prev_tsc = 0;
     *comp_len = clen;
     r->cur_chunk = r->next_chunk;
     r->next_chunk = ftell(r->f);
@@ -478,6 +521,16 @@ int trace_reader_next(struct trace_reader *r, Rrvm__Event **ev, char *err, size_
         snprintf(err, errlen, "%s: undecodable event in the chunk ending at offset %ld", r->path,
                  r->next_chunk);
         return -1;
+    }
+    if (r->version >= 2) {
+        /* stored as differences from the chunk's previous event */
+        r->ev->icount += r->prev_icount;
+        r->prev_icount = r->ev->icount;
+        if (r->ev->kind_case == RRVM__EVENT__KIND_TSC && r->ev->tsc) {
+            r->ev->tsc->value = r->prev_tsc + (uint64_t)r->ev->tsc->delta;
+            r->ev->tsc->delta = 0;
+            r->prev_tsc = r->ev->tsc->value;
+        }
     }
     *ev = r->ev;
     return 1;
@@ -538,9 +591,12 @@ void trace_reader_tell(const struct trace_reader *r, struct trace_pos *p) {
     if (r->raw_len && r->pos < r->raw_len) {
         p->chunk = r->cur_chunk;
         p->pos = r->pos;
+        p->prev_icount = r->prev_icount;
+        p->prev_tsc = r->prev_tsc;
     } else {
         p->chunk = r->next_chunk;
         p->pos = 0;
+        p->prev_icount = p->prev_tsc = 0;
     }
 }
 
@@ -565,5 +621,7 @@ int trace_reader_seek(struct trace_reader *r, const struct trace_pos *p, char *e
         return -1;
     }
     r->pos = p->pos;
+    r->prev_icount = p->prev_icount;
+    r->prev_tsc = p->prev_tsc;
     return 0;
 }

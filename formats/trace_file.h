@@ -11,7 +11,10 @@
 
 #include "formats/trace.pb-c.h"
 
-#define TRACE_FORMAT_VERSION 1u
+/* Version 2 stores each event's icount and TSC value as differences from the previous
+ * event of its chunk (docs/TRACE-FORMAT.md); this rrvm reads versions 1 and 2. */
+#define TRACE_FORMAT_VERSION 2u
+#define TRACE_FORMAT_OLDEST 1u
 
 struct trace_writer;
 struct trace_reader;
@@ -22,6 +25,9 @@ struct trace_writer *trace_writer_open(const char *path, const Rrvm__TraceHeader
                                        const Rrvm__CpuState *cpu, const uint8_t *ram,
                                        uint32_t ram_size, const uint8_t *candidates, char *err,
                                        size_t errlen);
+/* Writes an older format version (TRACE_FORMAT_OLDEST..TRACE_FORMAT_VERSION) instead of
+ * the current one, for a reader that knows only that; before the first event. */
+int trace_writer_set_version(struct trace_writer *w, uint32_t version, char *err, size_t errlen);
 /* Appends an event (chunks are written as they fill). Returns 0, or -1 with a message. */
 int trace_writer_event(struct trace_writer *w, const Rrvm__Event *ev, char *err, size_t errlen);
 /* Writes the last chunk, the index and the footer, and closes. */
@@ -38,6 +44,7 @@ struct trace_stats {
 /* Opens a trace: header, initial state and RAM are read and checked. */
 struct trace_reader *trace_reader_open(const char *path, char *err, size_t errlen);
 const Rrvm__TraceHeader *trace_reader_header(const struct trace_reader *r);
+uint32_t trace_reader_version(const struct trace_reader *r);
 const Rrvm__CpuState *trace_reader_cpu(const struct trace_reader *r);
 /* Copies the initial RAM's nonzero pages into dst (which must be zero already). */
 void trace_reader_ram(const struct trace_reader *r, uint8_t *dst, uint32_t ram_size);
@@ -51,6 +58,7 @@ bool trace_reader_truncated(const struct trace_reader *r);
 struct trace_pos {
     long chunk;
     size_t pos;
+    uint64_t prev_icount, prev_tsc; /* the bases of the differences (version 2) */
 };
 void trace_reader_tell(const struct trace_reader *r, struct trace_pos *p);
 int trace_reader_seek(struct trace_reader *r, const struct trace_pos *p, char *err, size_t errlen);

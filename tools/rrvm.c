@@ -825,7 +825,7 @@ static int cmd_trace(int argc, char **argv) {
     struct trace_stats st;
     int rc = trace_reader_stats(t, &st, err, sizeof err);
     printf("trace:            %s\n", argv[1]);
-    printf("format version:   %u\n", TRACE_FORMAT_VERSION);
+    printf("format version:   %u\n", trace_reader_version(t));
     printf("recorded by:      rrvm %s on %s at unix time %llu\n", h->rrvm_version, h->host,
            (unsigned long long)h->recorded_unix_time);
     printf("kernel:           %s (%llu bytes, FNV-1a %016llx)\n", h->kernel_name,

@@ -1,7 +1,9 @@
 /* trace_edit IN OUT MODE: rewrites a trace with one event altered and valid checksums (a
  * forgery the chunk checksums cannot see), for the test that replay still notices:
  *   irq-late   the first interrupt arrives 3 instructions later
- *   irq-vector the first interrupt comes with the next vector (IRQ1 instead of IRQ0) */
+ *   irq-vector the first interrupt comes with the next vector (IRQ1 instead of IRQ0)
+ *   v1         nothing altered: the same trace written in format version 1 (absolute
+ *              icounts and TSC values), for the test that older traces still replay */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,7 @@
 
 int main(int argc, char **argv) {
     if (argc != 4) {
-        fprintf(stderr, "usage: trace_edit IN OUT irq-late|irq-vector\n");
+        fprintf(stderr, "usage: trace_edit IN OUT irq-late|irq-vector|v1\n");
         return 2;
     }
     char err[400];
@@ -30,7 +32,12 @@ int main(int argc, char **argv) {
         return 1;
     }
     bool irq = !strcmp(argv[3], "irq-late");
-    int done = 0;
+    bool v1 = !strcmp(argv[3], "v1");
+    if (v1 && trace_writer_set_version(w, 1, err, sizeof err) != 0) {
+        fprintf(stderr, "trace_edit: %s\n", err);
+        return 1;
+    }
+    int done = v1;
     Rrvm__Event *ev;
     while (trace_reader_next(r, &ev, err, sizeof err) == 1) {
         if (!done && irq && ev->kind_case == RRVM__EVENT__KIND_INTERRUPT) {
