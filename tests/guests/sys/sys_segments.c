@@ -32,6 +32,13 @@ static void u_load_ds(void) {
     sys_mode = SYS_M_JUMP;
     __asm__ volatile("movl $1f, sys_resume_eip\n\tmovl %0, %%ds\n1:\n\tmovl $0x23, %%eax\n\tmovl %%eax, %%ds" ::"r"(u_sel) : "eax", "memory");
 }
+/* MOV DS from ring 3 with selector sel, the outcome reported under name */
+static void user_load_ds(const char *name, uint32_t sel) {
+    sys_arm(SYS_M_JUMP);
+    u_sel = sel;
+    sys_run_user(u_load_ds, 0);
+    sys_report(name);
+}
 static void u_in_allowed(void) { u_reg = inb(0x3fd) & 0x60; }
 static void u_out_denied(void) { outb(0x80, 1); }
 static void u_cli(void) { __asm__ volatile("cli"); }
@@ -173,14 +180,8 @@ static void memo_reloads(void) {
     reload_es("memo: es after lgdt back", 0x88);
 
     /* the same selector from ring 3 after ring 0 loaded it: DPL 0 < CPL 3 */
-    sys_arm(SYS_M_JUMP);
-    u_sel = 0x88;
-    sys_run_user(u_load_ds, 0);
-    sys_report("memo: ring3 mov ds,0x88");
-    sys_arm(SYS_M_JUMP);
-    u_sel = 0x8b;
-    sys_run_user(u_load_ds, 0);
-    sys_report("memo: ring3 mov ds,0x8b");
+    user_load_ds("memo: ring3 mov ds,0x88", 0x88);
+    user_load_ds("memo: ring3 mov ds,0x8b", 0x8b);
 }
 
 int kmain(void) {
@@ -312,26 +313,11 @@ int kmain(void) {
     println_hex("ring3 trap eflags", sys_last.eflags & 0x3202);
 
     /* Selector loads from ring 3 */
-    sys_arm(SYS_M_JUMP);
-    u_sel = SEL_KDATA;
-    sys_run_user(u_load_ds, 0);
-    sys_report("ring3 mov ds,kdata");
-    sys_arm(SYS_M_JUMP);
-    u_sel = 0x7b;
-    sys_run_user(u_load_ds, 0);
-    sys_report("ring3 mov ds,dpl1");
-    sys_arm(SYS_M_JUMP);
-    u_sel = 0x6b; /* readable code, DPL 0, non-conforming */
-    sys_run_user(u_load_ds, 0);
-    sys_report("ring3 mov ds,code dpl0");
-    sys_arm(SYS_M_JUMP);
-    u_sel = 0x83; /* conforming readable code: allowed */
-    sys_run_user(u_load_ds, 0);
-    sys_report("ring3 mov ds,conforming code");
-    sys_arm(SYS_M_JUMP);
-    u_sel = 0x43;
-    sys_run_user(u_load_ds, 0);
-    sys_report("ring3 mov ds,not present dpl0");
+    user_load_ds("ring3 mov ds,kdata", SEL_KDATA);
+    user_load_ds("ring3 mov ds,dpl1", 0x7b);
+    user_load_ds("ring3 mov ds,code dpl0", 0x6b); /* readable code, DPL 0, non-conforming */
+    user_load_ds("ring3 mov ds,conforming code", 0x83); /* conforming readable code: allowed */
+    user_load_ds("ring3 mov ds,not present dpl0", 0x43);
 
     /* Call gate from ring 3 */
     g_esp = g_ss = 0;
