@@ -60,10 +60,11 @@ fi
 # Frame descriptions from a kernel image: a function with the ftrace NOP, a scheduled
 # instruction inside its frame-pointer prologue, two saved registers and an epilogue; a
 # leaf without a frame (no FDE); an entry point (the backtrace ends there); a .cold part,
-# which runs in its parent's frame.
+# which runs in its parent's frame; handle_exception, whose call of the C handler with
+# pt_regs at ESP leads to the interrupted context.
 cat >"$tmp/img.S" <<'S'
 	.text
-	.globl fp_fn, leaf_fn, entry_INT80_32, fp_fn.cold, end_marker
+	.globl fp_fn, leaf_fn, entry_INT80_32, fp_fn.cold, handle_exception, end_marker
 fp_fn:
 	.byte 0x3e, 0x8d, 0x74, 0x26, 0x00
 	push %ebp
@@ -94,19 +95,26 @@ fp_fn.cold:
 	pop %ebp
 	ret
 	.p2align 4
+handle_exception:
+	push %ebx
+	mov %esp, %eax
+	call fp_fn
+	pop %ebx
+	iret
+	.p2align 4
 end_marker:
 	ret
 S
 if gcc -m32 -nostdlib -static -no-pie -Wl,-Ttext=0xc1000000 -Wl,-e,fp_fn -o "$tmp/img.elf" \
   "$tmp/img.S" 2>"$tmp/img.err"; then
-  nm -n "$tmp/img.elf" | grep -E " T (fp_fn|leaf_fn|entry_INT80_32|fp_fn\.cold|end_marker)$" >"$tmp/img.map"
+  nm -n "$tmp/img.elf" | grep -E " T (fp_fn|leaf_fn|entry_INT80_32|fp_fn\.cold|handle_exception|end_marker)$" >"$tmp/img.map"
   "$k2e" "$tmp/img.map" "$tmp/img.sym" "$tmp/img.elf" >"$tmp/img.summary" ||
     { echo "FAIL: kallsyms2elf with a kernel image failed"; fail=1; }
   cat "$tmp/img.summary"
-  check "frame summary" "$tmp/img.summary" "frames of 2 of 4 functions \(2 epilogues, 2 saved registers, 1 \.cold parts, 1 entry points; 0 not in the image\)"
+  check "frame summary" "$tmp/img.summary" "frames of 2 of 5 functions \(2 epilogues, 2 saved registers, 1 \.cold parts, 1 entry points, 1 through pt_regs; 0 not in the image\)"
   readelf --debug-dump=frames "$tmp/img.sym" >"$tmp/frames" 2>&1
   cat "$tmp/frames"
-  [ "$(grep -c " FDE " "$tmp/frames")" = 3 ] || { echo "FAIL: not exactly three FDEs"; fail=1; }
+  [ "$(grep -c " FDE " "$tmp/frames")" = 4 ] || { echo "FAIL: not exactly four FDEs"; fail=1; }
   check "FDE of fp_fn" "$tmp/frames" "FDE cie=00000000 pc=c1000000\.\.c1000020"
   check "after push %ebp" "$tmp/frames" "DW_CFA_advance_loc: 6 to c1000006"
   check "CFA = esp + 8" "$tmp/frames" "DW_CFA_def_cfa_offset: 8"
@@ -122,6 +130,13 @@ if gcc -m32 -nostdlib -static -no-pie -Wl,-Ttext=0xc1000000 -Wl,-e,fp_fn -o "$tm
   check "entry point ends backtraces" "$tmp/frames" "DW_CFA_undefined: r8 \(eip\)"
   check "the .cold part in its parent's frame" "$tmp/frames" "FDE cie=00000000 pc=c1000040\.\.c1000050"
   check "the .cold part: CFA = ebp + 8" "$tmp/frames" "DW_CFA_def_cfa: r5 \(ebp\) ofs 8"
+  check "handle_exception" "$tmp/frames" "FDE cie=00000000 pc=c1000050\.\.c1000060"
+  check "at its call: CFA = pt_regs + 60" "$tmp/frames" "DW_CFA_advance_loc: 3 to c1000053"
+  check "pt_regs: CFA" "$tmp/frames" "DW_CFA_def_cfa: r4 \(esp\) ofs 60"
+  check "pt_regs: eip" "$tmp/frames" "DW_CFA_offset: r8 \(eip\) at cfa-12"
+  check "pt_regs: ebx" "$tmp/frames" "DW_CFA_offset: r3 \(ebx\) at cfa-60"
+  check "pt_regs: ebp, 0 from user mode" "$tmp/frames" "DW_CFA_val_expression: r5 \(ebp\) \(DW_OP_breg4 \(esp\): 52; DW_OP_deref; DW_OP_lit3; DW_OP_and; DW_OP_bra: 6; DW_OP_breg4 \(esp\): 20; DW_OP_deref; DW_OP_skip: 1; DW_OP_lit0\)"
+  check "after the call" "$tmp/frames" "DW_CFA_advance_loc: 6 to c1000059"
   grep -q "pc=c1000020" "$tmp/frames" && { echo "FAIL: an FDE for the frameless leaf"; fail=1; }
   "$k2e" "$tmp/img.map" "$tmp/img.sym" "$tmp/img.S" >/dev/null 2>"$tmp/img.err"
   [ $? = 1 ] && grep -q "not an ELF32 i386 image" "$tmp/img.err" ||

@@ -42,6 +42,25 @@
 #define DW_CFA_def_cfa 0x0c
 #define DW_CFA_def_cfa_register 0x0d
 #define DW_CFA_def_cfa_offset 0x0e
+#define DW_CFA_val_expression 0x16
+#define DW_OP_deref 0x06
+#define DW_OP_and 0x1a
+#define DW_OP_skip 0x2f
+#define DW_OP_bra 0x28
+#define DW_OP_lit0 0x30
+#define DW_OP_lit3 0x33
+#define DW_OP_breg4 0x74
+/* struct pt_regs (arch/x86/include/asm/ptrace.h, i386): where each register is saved */
+#define PT_EBX 0
+#define PT_ECX 4
+#define PT_EDX 8
+#define PT_ESI 12
+#define PT_EDI 16
+#define PT_EBP 20
+#define PT_EAX 24
+#define PT_EIP 48
+#define PT_CS 52
+#define PT_SP 60 /* the interrupted ESP is here (kernel mode: the address itself) */
 #define MAX_FUNCTION_BYTES (1u << 20)
 
 struct segment {
@@ -391,6 +410,61 @@ static void describe_outermost(uint32_t start, uint32_t size, struct out *o) {
     close_entry(o, at);
 }
 
+/* handle_exception: outermost, except around its call of the C handler, made with ESP
+ * pointing at pt_regs. There the caller is the interrupted context: CFA = pt_regs + 60
+ * (for a kernel-mode context, which the CPU interrupted without a stack switch, its ESP),
+ * its registers from pt_regs; for a user-mode context (CS RPL 3) EBP reads as 0, which
+ * gdb takes for the outermost frame, so the user PC is shown and the backtrace ends. The
+ * rule covers the call and the byte after it: the return address (or the address before
+ * it, which gdb looks up) whether the call is the 5-byte one on disk or the 2-byte
+ * indirect call alternatives may patch in. */
+static bool describe_exception_entry(const ZydisDecoder *dec, const uint8_t *code, uint32_t size,
+                                     uint32_t start, struct out *o) {
+    ZydisDecodedInstruction z;
+    ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+    uint32_t off = 0;
+    for (;;) {
+        if (off >= size || off > 4096 ||
+            !ZYAN_SUCCESS(ZydisDecoderDecodeFull(dec, code + off, size - off, &z, op)))
+            return false;
+        if (z.meta.category == ZYDIS_CATEGORY_CALL) break;
+        off += z.length;
+    }
+    size_t at = o->len;
+    put32(o, 0);
+    put32(o, 0);
+    put32(o, start);
+    put32(o, size);
+    put8(o, DW_CFA_undefined);
+    uleb(o, DWARF_EIP);
+    struct fde_writer w = {o, 0};
+    advance(&w, off);
+    put8(o, DW_CFA_remember_state);
+    put8(o, DW_CFA_def_cfa);
+    uleb(o, DWARF_ESP);
+    uleb(o, PT_SP);
+    static const struct {
+        uint8_t reg, off;
+    } saved[] = {{DWARF_EIP, PT_EIP}, {0, PT_EAX}, {1, PT_ECX}, {2, PT_EDX},
+                 {3, PT_EBX},         {6, PT_ESI}, {7, PT_EDI}};
+    for (size_t i = 0; i < sizeof saved / sizeof saved[0]; i++) {
+        put8(o, (uint8_t)(DW_CFA_offset | saved[i].reg));
+        uleb(o, (uint32_t)(PT_SP - saved[i].off) / 4); /* CFA - (60 - off), factored by -4 */
+    }
+    /* EBP = (pt_regs.cs & 3) ? 0 : pt_regs.bp */
+    static const uint8_t ebp_expr[] = {
+        DW_OP_breg4, PT_CS,  DW_OP_deref, DW_OP_lit3, DW_OP_and, DW_OP_bra, 6,         0,
+        DW_OP_breg4, PT_EBP, DW_OP_deref, DW_OP_skip, 1,         0,         DW_OP_lit0};
+    put8(o, DW_CFA_val_expression);
+    uleb(o, DWARF_EBP);
+    uleb(o, sizeof ebp_expr);
+    put(o, ebp_expr, sizeof ebp_expr);
+    advance(&w, off + 6);
+    put8(o, DW_CFA_restore_state);
+    close_entry(o, at);
+    return true;
+}
+
 uint8_t *cfi_build(const struct kernel_image *k, const uint32_t *start, const uint32_t *size,
                    const uint8_t *kind, size_t n, size_t *len, struct cfi_stats *stats) {
     struct cfi_stats st = {0};
@@ -428,6 +502,15 @@ uint8_t *cfi_build(const struct kernel_image *k, const uint32_t *start, const ui
         }
         uint32_t sz = size[i] < avail ? size[i] : avail;
         if (sz > MAX_FUNCTION_BYTES) sz = MAX_FUNCTION_BYTES;
+        if (kind[i] == CFI_EXCEPTION_ENTRY) {
+            if (describe_exception_entry(&dec, code, sz, start[i], &o)) {
+                st.exception_entries++;
+            } else {
+                describe_outermost(start[i], size[i], &o);
+                st.outermost++;
+            }
+            continue;
+        }
         bool cold = kind[i] == CFI_COLD_PART;
         if (describe_function(&dec, code, sz, start[i], cold, &o, &st)) {
             st.described++;

@@ -303,12 +303,13 @@ static void pad_to(FILE *f, uint32_t *offset, uint32_t align, const char *path) 
 }
 
 /* Linux's i386 entry code (arch/x86/entry/entry_32.S): what lies below it on the stack is
- * the interrupted context's pt_regs, not a caller, so backtraces end there. */
+ * the interrupted context's pt_regs, not a caller, so backtraces end there; and the boot
+ * code (arch/x86/kernel/head_32.S), below which there is nothing. */
 static bool is_entry_code(const char *name) {
     static const char *const names[] = {
-        "entry_SYSENTER_32",       "entry_INT80_32", "handle_exception",
-        "handle_exception_return", "ret_from_fork",  "irq_entries_start",
-        "spurious_entries_start",
+        "entry_SYSENTER_32", "entry_INT80_32",    "handle_exception_return",
+        "ret_from_fork",     "irq_entries_start", "spurious_entries_start",
+        "startup_32",        "startup_32_smp",
     };
     if (!strncmp(name, "asm_", 4)) return true; /* the IDT entry stubs */
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -370,11 +371,12 @@ int main(int argc, char **argv) {
             if (s->cls != CLASS_CODE || !s->size) continue;
             const char *name = t.strtab.data + s->name_offset;
             size_t len = strlen(name);
-            uint8_t kind = is_entry_code(name)                             ? CFI_OUTERMOST
+            uint8_t kind = !strcmp(name, "handle_exception")               ? CFI_EXCEPTION_ENTRY
+                           : is_entry_code(name)                           ? CFI_OUTERMOST
                            : (len > 5 && !strcmp(name + len - 5, ".cold")) ? CFI_COLD_PART
                                                                            : CFI_FUNCTION;
             if (nf && fstart[nf - 1] == s->address) { /* an alias */
-                if (kind == CFI_OUTERMOST) fkind[nf - 1] = kind;
+                if (kind == CFI_OUTERMOST || kind == CFI_EXCEPTION_ENTRY) fkind[nf - 1] = kind;
                 continue;
             }
             fstart[nf] = s->address;
@@ -516,9 +518,9 @@ int main(int argc, char **argv) {
                t.skipped_module);
     if (frames)
         printf("; frames of %zu of %zu functions (%zu epilogues, %zu saved registers, %zu .cold "
-               "parts, %zu entry points; %zu not in the image)",
+               "parts, %zu entry points, %zu through pt_regs; %zu not in the image)",
                cfi.described, cfi.functions, cfi.epilogues, cfi.saved_regs, cfi.cold_parts,
-               cfi.outermost, cfi.not_in_image);
+               cfi.outermost, cfi.exception_entries, cfi.not_in_image);
     printf(" -> %s\n", out_path);
     free(frames);
     free(syms);

@@ -29,7 +29,7 @@ set -euo pipefail
 # bundle built by an older version is rebuilt by --if-needed.
 bundle_version=3
 # Bump when what vmlinux.sym holds changes: --if-needed remakes it from System.map.
-symbols_version=2
+symbols_version=3
 if_needed=0
 if [ "${1:-}" = --if-needed ]; then
   if_needed=1

@@ -74,20 +74,20 @@ cat >"$tmp/g" <<'G'
 set pagination off
 break FUNC
 continue
-printf "hit1 %x %u\n", $pc, $icount
+printf "hit1 %x %lu\n", $pc, $icount
 info symbol $pc
 continue
-printf "hit2 %x %u\n", $pc, $icount
+printf "hit2 %x %lu\n", $pc, $icount
 stepi
 stepi
-printf "fwd %x %u\n", $pc, $icount
+printf "fwd %x %lu\n", $pc, $icount
 info symbol $pc
 reverse-stepi
 reverse-stepi
-printf "back %x %u\n", $pc, $icount
+printf "back %x %lu\n", $pc, $icount
 info symbol $pc
 reverse-continue
-printf "rc %x %u\n", $pc, $icount
+printf "rc %x %lu\n", $pc, $icount
 info symbol $pc
 bt 16
 G
@@ -126,6 +126,49 @@ if grep -qE "^#[0-9]+ .* in \?\? \(\)$|^Backtrace stopped" "$tmp/gdb.out"; then
   echo "FAIL: unnamed frames or a broken chain in the backtrace"
   fail=1
 fi
+
+phase "3b. backtraces through an exception into the interrupted context"
+# exc_page_fault(regs, error_code): regs in EAX (regparm); regs->cs at 52, regs->ip at 48.
+# The first page fault in kernel mode: bt goes from the handler through handle_exception
+# into the faulting function and on to the boot code; then the first in user mode: bt
+# shows the user PC and ends there.
+cat >"$tmp/g2" <<'G'
+set pagination off
+break exc_page_fault if (*(unsigned *)($eax + 52) & 3) == 0
+continue
+printf "kfault %x\n", *(unsigned *)($eax + 48)
+info symbol *(unsigned *)($eax + 48)
+bt 40
+delete
+break exc_page_fault if (*(unsigned *)($eax + 52) & 3) == 3
+continue
+printf "ufault %x\n", *(unsigned *)($eax + 48)
+bt 40
+G
+(cd "$tmp/elsewhere" && timeout 600 "$rrvm" replay l.rrvm --gdb <"$tmp/g2" >"$tmp/gdb2.raw" 2>&1)
+sed 's/^\((gdb) \)*//' "$tmp/gdb2.raw" >"$tmp/gdb2.out"
+symdir=$(sed -n 's|^rrvm: replaying .* with symbols \(/tmp/rrvm-replay-[A-Za-z0-9]*\)/.*|\1|p' "$tmp/gdb2.out")
+[ -n "$symdir" ] && rm -rf "$symdir"
+grep -E "^(kfault|ufault|#[0-9]+) |^Backtrace" "$tmp/gdb2.out"
+kip=$(sed -n 's/^kfault //p' "$tmp/gdb2.out")
+ksym=$(sed -n 's/^\([A-Za-z0-9_.]*\) + [0-9]* in section \.text$/\1/p' "$tmp/gdb2.out" | head -n 1)
+uip=$(sed -n 's/^ufault //p' "$tmp/gdb2.out")
+# the two backtraces: frames up to the line "ufault", then after it
+awk '/^ufault /{u=1} /^#[0-9]+ /{print (u ? "U " : "K ") $0}' "$tmp/gdb2.out" >"$tmp/bt2"
+grep -qE "^K #1 +0x[0-9a-f]+ in handle_exception \(\)$" "$tmp/bt2" ||
+  { echo "FAIL: kernel-mode fault: no handle_exception frame"; fail=1; }
+[ -n "$kip" ] && [ -n "$ksym" ] && grep -qE "^K #2 +0x0*$kip in $ksym \(\)$" "$tmp/bt2" ||
+  { echo "FAIL: kernel-mode fault: frame 2 is not the faulting instruction ($kip in $ksym)"; fail=1; }
+klast=$(grep "^K " "$tmp/bt2" | tail -n 1)
+[[ "$klast" =~ in\ (startup_32_smp|startup_32|entry_SYSENTER_32|entry_INT80_32|ret_from_fork)\ \(\)$ ]] ||
+  { echo "FAIL: kernel-mode fault: the backtrace does not end at boot or entry code ($klast)"; fail=1; }
+grep -qE "^K .* in \?\? \(\)$" "$tmp/bt2" && { echo "FAIL: kernel-mode fault: unnamed frames"; fail=1; }
+grep -qE "^U #1 +0x[0-9a-f]+ in handle_exception \(\)$" "$tmp/bt2" ||
+  { echo "FAIL: user-mode fault: no handle_exception frame"; fail=1; }
+ulast=$(grep "^U " "$tmp/bt2" | tail -n 1)
+[ -n "$uip" ] && [[ "$ulast" =~ ^U\ \#2\ +0x0*$uip\ in\ \?\?\ \(\)$ ]] ||
+  { echo "FAIL: user-mode fault: the backtrace does not end at the user PC $uip ($ulast)"; fail=1; }
+grep -q "^Backtrace stopped" "$tmp/gdb2.out" && { echo "FAIL: a broken chain"; fail=1; }
 
 phase "4. a terminal: Ctrl-C, job control, Ctrl-A x"
 command -v python3 >/dev/null || { echo "FAIL: python3 is needed to drive a pseudo-terminal"; exit 1; }
