@@ -159,6 +159,10 @@ struct segmemo {
     uint64_t pad[3];
 };
 _Static_assert(sizeof(struct segmemo) == SEGMEMO_SIZE, "layout");
+/* The memo table a load into sreg uses: FS/GS may have any base, DS/ES only flat ones. */
+static inline int segmemo_kind(int sreg) {
+    return (sreg == S_FS || sreg == S_GS) ? 1 : 0;
+}
 _Static_assert(offsetof(struct segmemo, neg_key) == SEGMEMO_OFF_NEG_KEY, "layout");
 _Static_assert(offsetof(struct segmemo, desc_host) == SEGMEMO_OFF_DESC, "layout");
 _Static_assert(offsetof(struct segmemo, neg_raw) == SEGMEMO_OFF_NEG_RAW, "layout");

@@ -146,10 +146,8 @@ static int write_cr(struct machine *m, int cr, uint32_t v) {
             return -1;
         }
         uint32_t old = c->cr[0];
-        c->cr[0] = v | CR0_ET;
+        fpu_set_cr0(m, v | CR0_ET);
         if ((old ^ c->cr[0]) & (CR0_PG | CR0_WP | CR0_PE)) machine_tlb_flush(m, false);
-        /* x87 instructions are translated according to EM/TS/MP (#NM or not) */
-        if ((old ^ c->cr[0]) & (CR0_EM | CR0_TS | CR0_MP)) tc_flush(m);
         return 0;
     }
     case 2: c->cr[2] = v; return 0;

@@ -11,6 +11,13 @@
 #include "hv/machine.h"
 #include "translate/decode.h"
 #include "translate/helpers.h"
+#include "translate/tc.h"
+
+void fpu_set_cr0(struct machine *m, uint32_t cr0) {
+    uint32_t old = m->cpu.cr[0];
+    m->cpu.cr[0] = cr0;
+    if ((old ^ cr0) & (CR0_EM | CR0_TS | CR0_MP)) tc_flush(m);
+}
 
 void fpu_reset(void) {
     __asm__ volatile("fninit");

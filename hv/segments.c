@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "hv/fpu.h"
 #include "hv/machine.h"
 #include "hv/task.h"
 #include "translate/decode.h"
@@ -79,7 +80,7 @@ static void segmemo_note(struct machine *m, int sreg, uint16_t sel, const struct
     uint32_t table = (sel & 4) ? m->cpu.ldtr.base : m->cpu.gdtr.base;
     uint32_t lin = table + (sel & 0xfff8u);
     if (lin > 0xfffffff8u) return; /* wraps around 4 GiB */
-    int kind = (sreg == S_FS || sreg == S_GS) ? 1 : 0;
+    int kind = segmemo_kind(sreg);
     if (kind == 0 && !is_flat(d)) return;
     struct segmemo *e = &m->segmemo[m->cpu.cpl & 3][kind][sel & 0xff];
     e->neg_key = -(int64_t)(sel | 0x10000u);
@@ -522,15 +523,12 @@ int emulate_system_insn(struct machine *m, const struct insn *in) {
         e = rm16_read(m, in, &v);
         if (e) return e;
         /* LMSW loads PE MP EM TS and cannot clear PE (SDM Vol. 2A LMSW) */
-        uint32_t old = c->cr[0];
-        c->cr[0] = (c->cr[0] & ~0xeu) | (v & 0xfu) | (c->cr[0] & CR0_PE);
-        if ((old ^ c->cr[0]) & 0xeu) tc_flush(m);
+        fpu_set_cr0(m, (c->cr[0] & ~0xeu) | (v & 0xfu) | (c->cr[0] & CR0_PE));
         break;
     }
     case ZYDIS_MNEMONIC_CLTS:
         if (priv) return fault(m, VEC_GP, 0);
-        if (c->cr[0] & CR0_TS) tc_flush(m); /* x87 translations depend on TS */
-        c->cr[0] &= ~CR0_TS;
+        fpu_set_cr0(m, c->cr[0] & ~CR0_TS);
         break;
     case ZYDIS_MNEMONIC_LLDT:
     case ZYDIS_MNEMONIC_LTR: {

@@ -5,9 +5,9 @@
 
 #include <string.h>
 
+#include "hv/fpu.h"
 #include "hv/machine.h"
 #include "hv/segments.h"
-#include "translate/tc.h"
 
 /* 32-bit TSS layout (SDM Vol. 3A Figure 7-2). */
 enum {
@@ -122,9 +122,7 @@ int task_switch(struct machine *m, uint16_t sel, enum task_source src, uint32_t 
     cpu_set_eflags(c, v32 | 2);
     memcpy(&c->eip, nt + TSS_EIP, 4);
     memcpy(c->gpr, nt + TSS_EAX, 32);
-    /* x87 instructions are translated for the TS they saw (#NM or not) */
-    if (!(c->cr[0] & CR0_TS)) tc_flush(m);
-    c->cr[0] |= CR0_TS;
+    fpu_set_cr0(m, c->cr[0] | CR0_TS);
     /* LDT first: the segment selectors may refer to it */
     uint16_t ldt;
     memcpy(&ldt, nt + TSS_LDT, 2);

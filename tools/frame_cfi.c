@@ -200,6 +200,16 @@ static void close_entry(struct out *o, size_t at) {
     }
 }
 
+/* Starts an FDE for [start, start + size); returns where it begins, for close_entry. */
+static size_t open_fde(struct out *o, uint32_t start, uint32_t size) {
+    size_t at = o->len;
+    put32(o, 0); /* length, filled in by close_entry */
+    put32(o, 0); /* CIE pointer: the one CIE at offset 0 */
+    put32(o, start);
+    put32(o, size);
+    return at;
+}
+
 struct fde_writer {
     struct out *o;
     uint32_t loc; /* offset in the function the rules emitted so far are at */
@@ -313,11 +323,7 @@ static bool describe_function(const ZydisDecoder *dec, const uint8_t *code, uint
     }
 
 frame_set:;
-    size_t at = o->len;
-    put32(o, 0); /* length, filled in by close_entry */
-    put32(o, 0); /* CIE pointer: the one CIE at offset 0 */
-    put32(o, start);
-    put32(o, size);
+    size_t at = open_fde(o, start, size);
     struct fde_writer w = {o, 0};
     if (cold) {
         put8(o, DW_CFA_def_cfa);
@@ -400,11 +406,7 @@ frame_set:;
 
 /* An FDE whose return address is undefined all through: gdb's backtrace ends there. */
 static void describe_outermost(uint32_t start, uint32_t size, struct out *o) {
-    size_t at = o->len;
-    put32(o, 0);
-    put32(o, 0);
-    put32(o, start);
-    put32(o, size);
+    size_t at = open_fde(o, start, size);
     put8(o, DW_CFA_undefined);
     uleb(o, DWARF_EIP);
     close_entry(o, at);
@@ -430,11 +432,7 @@ static bool describe_exception_entry(const ZydisDecoder *dec, const uint8_t *cod
         if (z.meta.category == ZYDIS_CATEGORY_CALL) break;
         off += z.length;
     }
-    size_t at = o->len;
-    put32(o, 0);
-    put32(o, 0);
-    put32(o, start);
-    put32(o, size);
+    size_t at = open_fde(o, start, size);
     put8(o, DW_CFA_undefined);
     uleb(o, DWARF_EIP);
     struct fde_writer w = {o, 0};

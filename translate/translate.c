@@ -1047,7 +1047,7 @@ static uint8_t *emit_segload_fast(struct tstate *t, const struct insn *in, int s
         ZydisRegister r16 = ZydisRegisterEncode(ZYDIS_REGCLASS_GPR16, ZydisRegisterGetId(r) & 7);
         emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R9D), op_reg(map_reg(r16)));
     }
-    int kind = (sreg == S_FS || sreg == S_GS) ? 1 : 0;
+    int kind = segmemo_kind(sreg);
     emit2(e, ZYDIS_MNEMONIC_MOV, op_reg(ZYDIS_REGISTER_R10),
           op_mem(ZYDIS_REGISTER_R15, ZYDIS_REGISTER_NONE, 0, CPU_OFF_SEGMEMO, 8));
     emit2(e, ZYDIS_MNEMONIC_MOVZX, op_reg(ZYDIS_REGISTER_R8D), op_reg(ZYDIS_REGISTER_R9B));

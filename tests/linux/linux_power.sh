@@ -24,6 +24,18 @@ check_not() { # check_not FILE REGEX WHAT: FILE must not match REGEX
   if grep -aE "$2" "$1"; then echo "FAIL: $3"; fail=1; fi
 }
 
+# replay_check NAME OUT WHAT END STATUS: replays $tmp/NAME.rrvm, whose recording printed
+# $tmp/OUT.out: the same output, the recorded end END with a matching digest, status STATUS
+replay_check() {
+  local name=$1 out=$2 what=$3 end=$4 status=$5 ps
+  timeout 300 "$rrvm" replay "$tmp/$name.rrvm" </dev/null >"$tmp/$name.rep.out" 2>"$tmp/$name.rep.err"
+  ps=$?
+  cat "$tmp/$name.rep.err"
+  cmp -s "$tmp/$out.out" "$tmp/$name.rep.out" || { echo "FAIL: ${what}replay output differs"; fail=1; }
+  check "$tmp/$name.rep.err" "recorded: $end.*matches the recording" "${what}replay end"
+  [ $ps = "$status" ] || { echo "FAIL: ${what}replay status $ps, expected $status"; fail=1; }
+}
+
 # 1. boot messages (no "quiet"), a command, then poweroff -f; recorded, then replayed
 script() {
   sleep 20
@@ -53,12 +65,7 @@ check_not "$tmp/rec.txt" "ACPI (BIOS )?(Error|Warning)|ACPI Exception|valid RSDP
 check_not "$tmp/rec.txt" "No reference \(HPET/PMTIMER\) available|could not calculate TSC khz" \
   "the TSC found no reference timer"
 check_not "$tmp/rec.txt" "System halted" "the kernel halted instead of powering off"
-timeout 300 "$rrvm" replay "$tmp/p.rrvm" </dev/null >"$tmp/rep.out" 2>"$tmp/rep.err"
-ps=$?
-cat "$tmp/rep.err"
-cmp -s "$tmp/rec.out" "$tmp/rep.out" || { echo "FAIL: replay output differs"; fail=1; }
-check "$tmp/rep.err" "recorded: powered off, status 0.*matches the recording" "replay end"
-[ $ps = 0 ] || { echo "FAIL: replay status $ps, expected 0"; fail=1; }
+replay_check p rec "" "powered off, status 0" 0
 
 # 2. rrvm run: the bundle's init powers off at once with rrvm.bench=boot
 timeout 300 "$rrvm" run "${boot[@]}" -append "console=ttyS0 quiet rrvm.bench=boot" </dev/null \
@@ -89,12 +96,7 @@ rs=$?
 cat "$tmp/rr.err"
 [ $rs = 10 ] || { echo "FAIL: recorded reset: status $rs, expected 10"; fail=1; }
 check "$tmp/rr.err" "^rrvm: guest requested a reset$" "recorded reset: no reset message"
-timeout 300 "$rrvm" replay "$tmp/r.rrvm" </dev/null >"$tmp/rr2.out" 2>"$tmp/rr2.err"
-ps=$?
-cat "$tmp/rr2.err"
-cmp -s "$tmp/rr.out" "$tmp/rr2.out" || { echo "FAIL: reset replay output differs"; fail=1; }
-check "$tmp/rr2.err" "recorded: reset, status 10.*matches the recording" "reset replay end"
-[ $ps = 10 ] || { echo "FAIL: reset replay status $ps, expected 10"; fail=1; }
+replay_check r rr "reset " "reset, status 10" 10
 
 [ $fail = 0 ] && echo "PASS: ACPI power off, reset with --no-reboot, record/replay of both"
 exit $fail
